@@ -1,0 +1,122 @@
+//! `worker-jobs`: the consumer of the jobs queue (SQS event source with
+//! `ReportBatchItemFailures`). For now it is the skeleton every connector consumer will follow:
+//! it reads each job envelope, refuses unreadable ones (they stay in the queue and reach the DLQ),
+//! and records each job exactly once under its idempotency key, acknowledging redeliveries
+//! without redoing work. Evidence collection itself arrives with the connectors.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use kushim_adapters::AdapterError;
+use kushim_adapters::keys;
+use kushim_adapters::table::{Condition, Item, Table};
+use kushim_domain::Job;
+use kushim_lambda::sqs::{MessageError, drive_batch};
+use kushim_lambda::{Backends, Config, ConfigError};
+use lambda_runtime::LambdaEvent;
+
+/// Messages processed at once within one batch.
+pub const CONCURRENCY: usize = 4;
+
+/// Everything the handler needs, built once per process.
+#[derive(Clone)]
+pub struct State {
+    table: Arc<dyn Table>,
+}
+
+impl State {
+    /// Picks the ports this function uses.
+    pub fn new(_config: &Config, backends: &Backends) -> Result<Self, ConfigError> {
+        Ok(Self { table: backends.table()? })
+    }
+}
+
+/// What happened to one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// First delivery: recorded.
+    Recorded,
+    /// Already recorded by an earlier delivery: acknowledged without work.
+    Duplicate,
+}
+
+/// Processes one job.
+pub async fn process(state: &State, job: &Job, message_id: &str) -> Result<Outcome, AdapterError> {
+    let key = keys::job_done(&job.tenant_id, &job.idempotency_key);
+    let item = Item::new(key)
+        .with("job_id", job.job_id.as_str())
+        .with("run_id", job.run_id.as_str())
+        .with("kind", serde_json::to_value(&job.kind).unwrap_or_default())
+        .with("message_id", message_id)
+        .with("recorded_at", epoch_seconds());
+    match state.table.put(item, Some(Condition::NotExists)).await {
+        Ok(()) => Ok(Outcome::Recorded),
+        Err(AdapterError::ConditionFailed) => Ok(Outcome::Duplicate),
+        Err(e) => Err(e),
+    }
+}
+
+fn epoch_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+async fn handle_message(state: &State, msg: SqsMessage) -> Result<(), MessageError> {
+    let body = msg.body.as_deref().unwrap_or_default();
+    let job: Job = serde_json::from_str(body).map_err(|e| MessageError::Poison(format!("not a job envelope: {e}")))?;
+    let message_id = msg.message_id.as_deref().unwrap_or("-");
+    match process(state, &job, message_id).await {
+        Ok(outcome) => {
+            tracing::info!(tenant = %job.tenant_id, job = %job.job_id, ?outcome, "job handled");
+            Ok(())
+        }
+        Err(e) if e.is_retryable() => Err(MessageError::Retryable(e.code().to_owned())),
+        Err(e) => Err(MessageError::Retryable(format!("storage: {}", e.code()))),
+    }
+}
+
+/// The Lambda handler.
+pub async fn handle(state: &State, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, kushim_lambda::Error> {
+    Ok(drive_batch(event.payload, CONCURRENCY, |msg| handle_message(state, msg)).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kushim_lambda::backends::EmbeddedSet;
+
+    fn fixture(name: &str) -> SqsEvent {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn state(dir: &std::path::Path) -> State {
+        let set = EmbeddedSet::open(dir).unwrap();
+        State::new(&Config::from_lookup([]).unwrap(), &set.backends()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn given_a_batch_with_a_poison_message_then_only_it_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path());
+        let resp = handle(&state, LambdaEvent::new(fixture("sqs-batch.json"), Default::default())).await.unwrap();
+        let failed: Vec<_> = resp.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        assert_eq!(failed, ["poison-1"]);
+        let t = kushim_domain::TenantId::new("acme").unwrap();
+        let rec = state.table.get(&keys::job_done(&t, "run1/int1/eu-west-1")).await.unwrap().expect("recorded");
+        assert_eq!(rec.attrs["job_id"], "job1");
+    }
+
+    #[tokio::test]
+    async fn given_the_same_batch_delivered_three_times_then_each_job_is_recorded_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path());
+        let event = fixture("sqs-batch.json");
+        let job: Job = serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
+        assert_eq!(process(&state, &job, "m").await.unwrap(), Outcome::Recorded);
+        for _ in 0..3 {
+            assert_eq!(process(&state, &job, "m").await.unwrap(), Outcome::Duplicate);
+        }
+        let page = state.table.query(kushim_adapters::table::Query::partition("TENANT#acme").begins_with("JOB#")).await.unwrap();
+        assert_eq!(page.items.len(), 1);
+    }
+}

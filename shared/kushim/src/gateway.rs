@@ -1,0 +1,263 @@
+//! The local HTTP gateway: an API Gateway (HTTP API) stand-in. It matches each request against the
+//! template's `HttpApi` routes, turns it into the same `lambda_http::Request` API Gateway would
+//! hand the function (request context with a request id, path and query parameters), calls that
+//! function's handler and sends its response back. Unknown paths get a problem+json 404, known
+//! paths with another method a 405. On the embedded backend it also serves the blob store's
+//! presigned URLs, standing in for S3.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription};
+use axum::body::{Body as AxumBody, to_bytes};
+use axum::extract::{ConnectInfo, State};
+use axum::response::{IntoResponse, Response as AxumResponse};
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+use kushim_adapters::blob::embedded::{EmbeddedBlobs, PRESIGN_PATH};
+use kushim_adapters::blob::{BlobStore, PutOptions};
+use kushim_lambda::Problem;
+use kushim_template::Template;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body as LambdaBody, RequestExt};
+
+use crate::registry::{Handler, HttpHandler};
+
+/// API Gateway's payload limit.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// What the gateway routes to.
+#[derive(Clone)]
+pub struct Gateway {
+    /// The template whose routes are served.
+    pub template: &'static Template,
+    /// Handlers by binary name.
+    pub handlers: Arc<BTreeMap<String, Handler>>,
+    /// The embedded blob store, whose presigned URLs the gateway serves.
+    pub blobs: Option<Arc<EmbeddedBlobs>>,
+}
+
+/// The axum router.
+pub fn router(gateway: Gateway) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(gateway)
+}
+
+fn problem(p: Problem, request_id: &str) -> AxumResponse {
+    let mut p = p;
+    p.request_id = Some(request_id.to_owned());
+    to_axum(p.into_response())
+}
+
+fn to_axum(resp: lambda_http::Response<LambdaBody>) -> AxumResponse {
+    let (parts, body) = resp.into_parts();
+    let body = match body {
+        LambdaBody::Empty => AxumBody::empty(),
+        LambdaBody::Text(t) => AxumBody::from(t),
+        LambdaBody::Binary(b) => AxumBody::from(b),
+        _ => AxumBody::empty(),
+    };
+    AxumResponse::from_parts(parts, body)
+}
+
+async fn handle(
+    State(gw): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: axum::extract::Request,
+) -> AxumResponse {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut resp = dispatch(gw, peer, req, &request_id).await;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("apigw-requestid", v);
+    }
+    resp
+}
+
+async fn dispatch(gw: Gateway, peer: SocketAddr, req: axum::extract::Request, request_id: &str) -> AxumResponse {
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    if let (Some(blobs), Some(rest)) = (&gw.blobs, path.strip_prefix(PRESIGN_PATH)) {
+        return serve_presigned(blobs, &method, rest, req).await;
+    }
+    let Some(found) = gw.template.match_route(&method, &path) else {
+        let known_path = gw.template.routes().iter().any(|(_, r)| {
+            ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"].iter().any(|m| r.matches(m, &path).is_some())
+        });
+        let p = if known_path { Problem::method_not_allowed() } else { Problem::not_found() };
+        return problem(p.detail(format!("no route for {method} {path}")), request_id);
+    };
+    let Some(Handler::Http(handler)) = gw.handlers.get(&found.function.binary) else {
+        tracing::error!(binary = %found.function.binary, "route has no HTTP handler");
+        return problem(Problem::internal(), request_id);
+    };
+    let route_key = format!("{} {}", found.route.method, found.route.path);
+    let (parts, body) = req.into_parts();
+    let bytes = match to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            let p = Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large")
+                .detail("request bodies are limited to 10 MiB");
+            return problem(p, request_id);
+        }
+    };
+    let lambda_req = to_lambda_request(parts, bytes, found.params, &route_key, peer, request_id);
+    call(handler, lambda_req, request_id).await
+}
+
+fn to_lambda_request(
+    parts: http::request::Parts,
+    bytes: Bytes,
+    params: BTreeMap<String, String>,
+    route_key: &str,
+    peer: SocketAddr,
+    request_id: &str,
+) -> lambda_http::Request {
+    let body = if bytes.is_empty() {
+        LambdaBody::Empty
+    } else {
+        match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => LambdaBody::Text(text),
+            Err(_) => LambdaBody::Binary(bytes.to_vec()),
+        }
+    };
+    let query: std::collections::HashMap<String, Vec<String>> = parts
+        .uri
+        .query()
+        .map(|q| {
+            let mut map: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+            for (k, v) in form_pairs(q) {
+                map.entry(k).or_default().push(v);
+            }
+            map
+        })
+        .unwrap_or_default();
+    let mut http_desc = ApiGatewayV2httpRequestContextHttpDescription::default();
+    http_desc.method = parts.method.clone();
+    http_desc.path = Some(parts.uri.path().to_owned());
+    http_desc.protocol = Some("HTTP/1.1".into());
+    http_desc.source_ip = Some(peer.ip().to_string());
+    http_desc.user_agent = parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let mut ctx = ApiGatewayV2httpRequestContext::default();
+    ctx.route_key = Some(route_key.to_owned());
+    ctx.account_id = Some("000000000000".into());
+    ctx.stage = Some("$default".into());
+    ctx.request_id = Some(request_id.to_owned());
+    ctx.apiid = Some("local".into());
+    ctx.time_epoch = chrono::Utc::now().timestamp_millis();
+    ctx.http = http_desc;
+    let path_params: std::collections::HashMap<String, String> = params.into_iter().collect();
+    http::Request::from_parts(parts, body)
+        .with_request_context(RequestContext::ApiGatewayV2(ctx))
+        .with_path_parameters(path_params)
+        .with_query_string_parameters(query)
+}
+
+async fn call(handler: &HttpHandler, req: lambda_http::Request, request_id: &str) -> AxumResponse {
+    match tokio::spawn(handler(req)).await {
+        Ok(Ok(resp)) => to_axum(resp),
+        Ok(Err(e)) => {
+            tracing::error!(request_id, error = %e, "handler failed");
+            problem(Problem::internal(), request_id)
+        }
+        Err(e) => {
+            tracing::error!(request_id, error = %e, "handler panicked");
+            problem(Problem::internal(), request_id)
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = if bytes[i] == b'%' {
+            bytes.get(i + 1).and_then(|h| hex(*h)).zip(bytes.get(i + 2).and_then(|l| hex(*l))).map(|(h, l)| (h << 4) | l)
+        } else {
+            None
+        };
+        match (decoded, bytes[i]) {
+            (Some(b), _) => {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+            (None, b'+') => out.push(b' '),
+            (None, b) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn form_pairs(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+async fn serve_presigned(blobs: &EmbeddedBlobs, method: &str, rest: &str, req: axum::extract::Request) -> AxumResponse {
+    let key = rest.split('/').map(percent_decode).collect::<Vec<_>>().join("/");
+    let query = req.uri().query().map(form_pairs).unwrap_or_default();
+    let grant = match blobs.verify_presigned(method, &key, &query) {
+        Ok(g) => g,
+        Err(e) => return (StatusCode::FORBIDDEN, e.to_string()).into_response(),
+    };
+    match method {
+        "GET" => match blobs.get(&grant.key, grant.version_id.as_deref()).await {
+            Ok(blob) => {
+                let mut resp = AxumResponse::new(AxumBody::from(blob.bytes));
+                if let Some(ct) = blob.meta.content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
+                    resp.headers_mut().insert("content-type", ct);
+                }
+                resp
+            }
+            Err(e) => (StatusCode::NOT_FOUND, e.code().to_owned()).into_response(),
+        },
+        _ => {
+            let declared = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            if grant.content_type.as_deref().is_some_and(|ct| ct != declared) {
+                return (StatusCode::FORBIDDEN, "content-type does not match the signed one").into_response();
+            }
+            let bytes = match to_bytes(req.into_body(), 25 * 1024 * 1024 + 1).await {
+                Ok(b) => b,
+                Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "too large").into_response(),
+            };
+            let Some(sha256) = grant.sha256 else { return StatusCode::FORBIDDEN.into_response() };
+            let options = PutOptions { content_type: declared, sha256, retention: None, if_absent: false };
+            match blobs.put(&grant.key, bytes, options).await {
+                Ok(meta) => {
+                    let mut resp = StatusCode::OK.into_response();
+                    if let Ok(v) = HeaderValue::from_str(&meta.version_id) {
+                        resp.headers_mut().insert("x-amz-version-id", v);
+                    }
+                    resp
+                }
+                Err(e) => (StatusCode::BAD_REQUEST, e.code().to_owned()).into_response(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_are_decoded() {
+        assert_eq!(form_pairs("a=1&b=x%20y&c=&d=a+b"), vec![
+            ("a".into(), "1".into()),
+            ("b".into(), "x y".into()),
+            ("c".into(), "".into()),
+            ("d".into(), "a b".into())
+        ]);
+        assert_eq!(percent_decode("%2Fa%zz"), "/a%zz");
+    }
+}

@@ -1,0 +1,279 @@
+//! Starting and stopping the whole local platform: storage, the template's queues, every
+//! function's handler with its resolved configuration, the HTTP gateway, the queue consumers and
+//! the scheduler.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kushim_adapters::queue::Queue;
+use kushim_adapters::queue::embedded::QueueConfig;
+use kushim_lambda::backends::EmbeddedSet;
+use kushim_lambda::{Backends, Config};
+use kushim_template::Template;
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::consumers::{self, Consumer};
+use crate::env::{ResourceNames, function_env};
+use crate::gateway::{self, Gateway};
+use crate::registry::{self, Handler};
+use crate::scheduler::{self, ScheduledTarget};
+
+/// Which adapters the platform runs on.
+#[derive(Debug, Clone)]
+pub enum BackendChoice {
+    /// Files and SQLite in the data directory.
+    Embedded,
+    /// AWS (or the emulator `AWS_ENDPOINT_URL` names); resources are created from the template
+    /// under names starting with `prefix` when missing.
+    Aws {
+        /// Resource name prefix.
+        prefix: String,
+        /// SDK configuration to use instead of the environment's (tests point it at moto).
+        sdk: Option<Box<kushim_adapters::aws::SdkConfig>>,
+    },
+}
+
+/// How to start.
+#[derive(Debug, Clone)]
+pub struct PlatformOptions {
+    /// Loopback port for the gateway (0 picks a free one).
+    pub port: u16,
+    /// Where embedded state lives.
+    pub data_dir: PathBuf,
+    /// Adapters.
+    pub backend: BackendChoice,
+    /// Run the template's schedules on their timetable.
+    pub schedules: bool,
+}
+
+/// Why the platform could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    /// Local storage failed.
+    #[error("local storage: {0}")]
+    Storage(#[from] kushim_adapters::AdapterError),
+    /// A function's configuration is incomplete.
+    #[error("function {binary}: {source}")]
+    Config {
+        /// The function.
+        binary: String,
+        /// The problem.
+        source: kushim_lambda::ConfigError,
+    },
+    /// The template names a function this build does not have.
+    #[error("template function {0} has no handler in this build")]
+    UnknownFunction(String),
+    /// AWS resources could not be created or reached.
+    #[error("AWS: {0}")]
+    Aws(String),
+    /// The gateway could not listen.
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Listen {
+        /// The port.
+        port: u16,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A schedule in the template is malformed.
+    #[error("schedule {0}")]
+    Schedule(String),
+}
+
+/// A running platform.
+pub struct Platform {
+    /// The gateway's base URL.
+    pub url: String,
+    /// The resources' names (queue names or URLs by logical id, …).
+    pub names: ResourceNames,
+    /// The backends functions use.
+    pub backends: Backends,
+    /// The embedded adapters, when running embedded.
+    pub embedded: Option<EmbeddedSet>,
+    handlers: Arc<BTreeMap<String, Handler>>,
+    schedules: Vec<ScheduledTarget>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+async fn create_embedded_queues(set: &EmbeddedSet, template: &Template) -> Result<(), PlatformError> {
+    // Dead-letter queues first: a queue's redrive policy must point at an existing queue.
+    let mut ordered: Vec<_> = template.queues.iter().collect();
+    ordered.sort_by_key(|q| q.dead_letter_queue.is_some());
+    for q in ordered {
+        set.queue
+            .create_queue(QueueConfig {
+                name: q.logical_id.clone(),
+                visibility_timeout: Duration::from_secs(q.visibility_timeout_seconds.into()),
+                retention: Duration::from_secs(q.message_retention_seconds.into()),
+                delay: Duration::from_secs(q.delay_seconds.into()),
+                max_receive_count: q.max_receive_count,
+                dead_letter_queue: q.dead_letter_queue.clone(),
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+impl Platform {
+    /// Starts everything and returns once the gateway is listening.
+    pub async fn start(options: PlatformOptions) -> Result<Self, PlatformError> {
+        let template = kushim_template::bundled();
+        let (names, backends, embedded, backend_env) = match &options.backend {
+            BackendChoice::Embedded => {
+                let set = EmbeddedSet::open(&options.data_dir)?;
+                create_embedded_queues(&set, template).await?;
+                let env = vec![
+                    ("KUSHIM_BACKEND".to_owned(), "embedded".to_owned()),
+                    ("KUSHIM_DATA_DIR".to_owned(), options.data_dir.display().to_string()),
+                ];
+                (ResourceNames::embedded(template), set.backends(), Some(set), env)
+            }
+            BackendChoice::Aws { prefix, sdk } => {
+                let sdk = match sdk {
+                    Some(sdk) => (**sdk).clone(),
+                    None => kushim_adapters::aws::load_config().await,
+                };
+                let p = kushim_provision::provision(&sdk, template, prefix).await.map_err(|e| PlatformError::Aws(e.to_string()))?;
+                let mut by_logical_id = BTreeMap::new();
+                by_logical_id.insert(template.table().logical_id.clone(), p.table_name.clone());
+                if let Some(b) = template.buckets.first() {
+                    by_logical_id.insert(b.logical_id.clone(), p.bucket_name.clone());
+                }
+                by_logical_id.extend(p.queue_urls.clone());
+                if let (Some(id), Some(name)) = (template.event_buses.first(), &p.event_bus_name) {
+                    by_logical_id.insert(id.clone(), name.clone());
+                }
+                let mut all = vec![
+                    ("KUSHIM_BACKEND".to_owned(), "aws".to_owned()),
+                    ("TABLE_NAME".to_owned(), p.table_name.clone()),
+                    ("EVIDENCE_BUCKET".to_owned(), p.bucket_name.clone()),
+                    ("JOBS_QUEUE_URL".to_owned(), p.queue_urls.values().next().cloned().unwrap_or_default()),
+                    ("SECRETS_PREFIX".to_owned(), format!("{prefix}/")),
+                ];
+                if let Some(bus) = &p.event_bus_name {
+                    all.push(("EVENT_BUS_NAME".to_owned(), bus.clone()));
+                }
+                let config = Config::from_lookup(all).map_err(|e| PlatformError::Aws(e.to_string()))?;
+                let backends = Backends::aws(&config, &sdk);
+                (ResourceNames { by_logical_id }, backends, None, vec![("KUSHIM_BACKEND".to_owned(), "aws".to_owned())])
+            }
+        };
+
+        let mut handlers = BTreeMap::new();
+        let mut configs = BTreeMap::new();
+        for f in &template.functions {
+            let env = function_env(template, f, &names, &backend_env);
+            let config = Config::from_lookup(env).map_err(|source| PlatformError::Config { binary: f.binary.clone(), source })?;
+            let handler = registry::build(&f.binary, &config, &backends)
+                .map_err(|source| PlatformError::Config { binary: f.binary.clone(), source })?
+                .ok_or_else(|| PlatformError::UnknownFunction(f.binary.clone()))?;
+            handlers.insert(f.binary.clone(), handler);
+            configs.insert(f.binary.clone(), config);
+        }
+        let handlers = Arc::new(handlers);
+
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
+            .await
+            .map_err(|source| PlatformError::Listen { port: options.port, source })?;
+        let addr = listener.local_addr().map_err(|source| PlatformError::Listen { port: options.port, source })?;
+        let url = format!("http://{addr}");
+        if let Some(set) = &embedded {
+            set.blobs.set_public_url(&url);
+        }
+
+        let (shutdown, _) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let app = gateway::router(Gateway { template, handlers: handlers.clone(), blobs: embedded.as_ref().map(|s| s.blobs.clone()) });
+        let mut stop = shutdown.subscribe();
+        tasks.spawn(async move {
+            let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|v| *v).await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "gateway stopped");
+            }
+        });
+
+        let queue = backends.queue.clone();
+        for f in &template.functions {
+            for source in f.sqs_sources.iter().filter(|s| s.enabled) {
+                let (Some(Handler::Sqs(handler)), Some(queue)) = (handlers.get(&f.binary), queue.clone()) else { continue };
+                let queue_ref = names.by_logical_id.get(&source.queue).cloned().unwrap_or_else(|| source.queue.clone());
+                let consumer = Consumer {
+                    binary: f.binary.clone(),
+                    queue: queue_ref,
+                    queue_arn: format!("arn:aws:sqs:local:000000000000:{}", source.queue),
+                    batch_size: source.batch_size as usize,
+                    timeout: Duration::from_secs(f.timeout_seconds.into()),
+                    handler: handler.clone(),
+                };
+                let pollers = source.maximum_concurrency.unwrap_or(2).clamp(1, 4);
+                for _ in 0..pollers {
+                    tasks.spawn(consumers::run(consumer.clone(), queue.clone(), shutdown.subscribe()));
+                }
+            }
+        }
+
+        let mut schedules = Vec::new();
+        for f in &template.functions {
+            for s in &f.schedules {
+                let Some(Handler::Event(handler)) = handlers.get(&f.binary) else { continue };
+                let expression = scheduler::parse_expression(&s.expression).map_err(PlatformError::Schedule)?;
+                let target = ScheduledTarget {
+                    name: s.event_name.clone(),
+                    binary: f.binary.clone(),
+                    expression,
+                    input: s.input.clone().unwrap_or(Value::Object(Default::default())),
+                    max_retries: s.max_retry_attempts.unwrap_or(0),
+                    dead_letter_queue: s.dead_letter_queue.as_ref().and_then(|q| names.by_logical_id.get(q).cloned()),
+                    handler: handler.clone(),
+                };
+                if options.schedules && s.enabled {
+                    tasks.spawn(scheduler::run(target.clone(), queue.clone(), shutdown.subscribe()));
+                }
+                schedules.push(target);
+            }
+        }
+        drop(configs);
+        Ok(Self { url, names, backends, embedded, handlers, schedules, shutdown, tasks })
+    }
+
+    /// Fires a schedule now (by its event name in the template), as the scheduler would.
+    pub async fn fire_schedule(&self, name: &str) -> Result<Value, String> {
+        let target = self.schedules.iter().find(|s| s.name == name).ok_or_else(|| format!("no schedule named {name}"))?;
+        scheduler::fire(target, self.backends.queue.as_deref()).await
+    }
+
+    /// Names of the template's schedules.
+    pub fn schedule_names(&self) -> Vec<String> {
+        self.schedules.iter().map(|s| s.name.clone()).collect()
+    }
+
+    /// Handlers by binary (for tests that call a function directly).
+    pub fn handler(&self, binary: &str) -> Option<&Handler> {
+        self.handlers.get(binary)
+    }
+
+    /// The queue port the platform uses.
+    pub fn queue(&self) -> Option<Arc<dyn Queue>> {
+        self.backends.queue.clone()
+    }
+
+    /// Stops accepting requests, lets in-progress batches and requests finish, and returns.
+    /// Queued messages stay in the (durable) queue for the next start.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        let drain = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(30), drain).await.is_err() {
+            tracing::warn!("some tasks did not stop within 30 s; aborting them");
+            self.tasks.abort_all();
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Finding or starting the moto server for AWS-adapter tests.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::sync::OnceCell;
+
+/// A running moto server.
+#[derive(Debug, Clone)]
+pub struct Moto {
+    /// Base URL, e.g. `http://127.0.0.1:5123`.
+    pub endpoint: String,
+}
+
+const HOW_TO: &str = "The AWS-adapter tests need the moto emulator. Run the project's test command \
+`infra/dev/test` (it installs moto into ~/.cache/kushim/venv and starts it), or start one yourself \
+with `infra/dev/moto start` and export the KUSHIM_MOTO_ENDPOINT it prints.";
+
+static MOTO: OnceCell<Moto> = OnceCell::const_new();
+
+/// The process-wide moto server: the one named by `KUSHIM_MOTO_ENDPOINT`, else one started from
+/// the project venv (or `moto_server` on PATH) that stops when this test process exits.
+///
+/// # Panics
+/// When no emulator can be found or started, with a message saying how to set one up.
+pub async fn moto() -> &'static Moto {
+    MOTO.get_or_init(|| async {
+        if let Ok(endpoint) = std::env::var("KUSHIM_MOTO_ENDPOINT") {
+            wait_until_up(&endpoint, Duration::from_secs(20))
+                .await
+                .unwrap_or_else(|e| panic!("KUSHIM_MOTO_ENDPOINT={endpoint} does not answer ({e}). {HOW_TO}"));
+            return Moto { endpoint };
+        }
+        let server = find_moto_server().unwrap_or_else(|| panic!("moto_server was not found. {HOW_TO}"));
+        let port = free_port();
+        // A small watchdog shell keeps moto alive exactly as long as this test process.
+        let script = format!(
+            "\"{}\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill $m",
+            server.display(),
+            pid = std::process::id()
+        );
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start moto_server: {e}. {HOW_TO}"));
+        let endpoint = format!("http://127.0.0.1:{port}");
+        wait_until_up(&endpoint, Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|e| panic!("moto_server started but never answered on {endpoint} ({e}). {HOW_TO}"));
+        Moto { endpoint }
+    })
+    .await
+}
+
+fn find_moto_server() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("KUSHIM_MOTO_SERVER") {
+        return Some(PathBuf::from(p));
+    }
+    let cache = std::env::var("KUSHIM_CACHE_DIR").map(PathBuf::from).ok().or_else(|| {
+        std::env::var("HOME").ok().map(|h| PathBuf::from(h).join(".cache").join("kushim"))
+    })?;
+    let venv = cache.join("venv").join("bin").join("moto_server");
+    if venv.exists() {
+        return Some(venv);
+    }
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| PathBuf::from(d).join("moto_server"))
+        .find(|p| p.exists())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+}
+
+async fn wait_until_up(endpoint: &str, timeout: Duration) -> Result<(), String> {
+    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let start = Instant::now();
+    loop {
+        match tokio::net::TcpStream::connect(&addr).await {
+            Ok(_) => return Ok(()),
+            Err(e) if start.elapsed() > timeout => return Err(e.to_string()),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// SDK configuration pointing at moto, with test credentials and a fixed region.
+pub async fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&moto.endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "kushim-tests"))
+        .load()
+        .await
+}
