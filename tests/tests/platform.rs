@@ -141,3 +141,39 @@ fn every_template_route_has_a_handler_and_every_http_handler_a_route() {
         assert!(template.function_by_binary(binary).is_some(), "{binary} is not in the template");
     }
 }
+
+/// The template's evidence bucket locks every version for its default retention (365 days):
+/// a version put without explicit retention cannot be deleted, on either backend.
+async fn default_retention_locks_evidence(platform: &Platform) {
+    use kushim_adapters::blob::{LockMode, PutOptions};
+    let blobs = platform.backends.blobs().unwrap();
+    let bytes = bytes::Bytes::from_static(b"{\"evidence\":true}");
+    let meta = blobs
+        .put("tenants/acme/e1.json", bytes.clone(), PutOptions::for_bytes(&bytes, "application/json"))
+        .await
+        .unwrap();
+    let head = blobs.head("tenants/acme/e1.json", Some(&meta.version_id)).await.unwrap();
+    let retention = head.retention.expect("default retention applied");
+    assert_eq!(retention.mode, LockMode::Compliance);
+    let days = (retention.until - chrono::Utc::now()).num_days();
+    assert!((364..=365).contains(&days), "retention of {days} days");
+    let err = blobs.delete("tenants/acme/e1.json", Some(&meta.version_id)).await.unwrap_err();
+    assert!(matches!(err, kushim_adapters::AdapterError::ObjectLocked { .. }), "{err:?}");
+    assert_eq!(blobs.get("tenants/acme/e1.json", Some(&meta.version_id)).await.unwrap().bytes, bytes);
+}
+
+#[tokio::test]
+async fn embedded_evidence_bucket_applies_default_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = start(dir.path(), BackendChoice::Embedded).await;
+    default_retention_locks_evidence(&platform).await;
+    platform.shutdown().await;
+}
+
+#[tokio::test]
+async fn aws_evidence_bucket_applies_default_retention_on_moto() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = start(dir.path(), aws_backend().await).await;
+    default_retention_locks_evidence(&platform).await;
+    platform.shutdown().await;
+}

@@ -104,8 +104,11 @@ pub async fn check(state: &State) -> Health {
         probe("blobs", state.blobs.probe()),
         probe("queue", async { state.queue.counts(&state.jobs_queue).await.map(|_| ()) }),
     );
-    let failing: Vec<&'static str> =
-        [("table", &table), ("blobs", &blobs), ("queue", &queue)].into_iter().filter(|(_, c)| c.error.is_some()).map(|(n, _)| n).collect();
+    let failing: Vec<&'static str> = [("table", &table), ("blobs", &blobs), ("queue", &queue)]
+        .into_iter()
+        .filter(|(_, c)| c.error.is_some())
+        .map(|(n, _)| n)
+        .collect();
     Health {
         status: if failing.is_empty() { "ok" } else { "unavailable" },
         version: env!("CARGO_PKG_VERSION"),

@@ -56,12 +56,19 @@ pub enum PlanError {
 
 /// Records one firing of a schedule.
 pub async fn plan(state: &State, input: ScheduleInput, now_epoch: i64) -> Result<PlanSummary, PlanError> {
-    if input.schedule.is_empty() || input.schedule.len() > 64 || !input.schedule.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+    if input.schedule.is_empty()
+        || input.schedule.len() > 64
+        || !input.schedule.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
         return Err(PlanError::InvalidInput("schedule must be 1-64 letters, digits or '-'".into()));
     }
     let item = state
         .table
-        .update(&keys::schedule_tick(&input.schedule), Update::default().set("last_fired_at", now_epoch).add("firings", 1), None)
+        .update(
+            &keys::schedule_tick(&input.schedule),
+            Update::default().set("last_fired_at", now_epoch).add("firings", 1),
+            None,
+        )
         .await?;
     let firings = item.attrs.get("firings").and_then(serde_json::Value::as_i64).unwrap_or(1);
     tracing::info!(schedule = %input.schedule, firings, "schedule fired");
@@ -99,6 +106,9 @@ mod tests {
         let state = State::new(&Config::from_lookup([]).unwrap(), &set.backends()).unwrap();
         let event = LambdaEvent::new(serde_json::json!({"schedule": "daily", "x": 1}), Default::default());
         assert!(handle(&state, event).await.is_err());
-        assert!(matches!(plan(&state, ScheduleInput { schedule: "a#b".into() }, 1).await, Err(PlanError::InvalidInput(_))));
+        assert!(matches!(
+            plan(&state, ScheduleInput { schedule: "a#b".into() }, 1).await,
+            Err(PlanError::InvalidInput(_))
+        ));
     }
 }

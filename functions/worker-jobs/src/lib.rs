@@ -116,7 +116,11 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(process(&state, &job, "m").await.unwrap(), Outcome::Duplicate);
         }
-        let page = state.table.query(kushim_adapters::table::Query::partition("TENANT#acme").begins_with("JOB#")).await.unwrap();
+        let page = state
+            .table
+            .query(kushim_adapters::table::Query::partition("TENANT#acme").begins_with("JOB#"))
+            .await
+            .unwrap();
         assert_eq!(page.items.len(), 1);
     }
 }

@@ -64,7 +64,7 @@ impl AdapterError {
     /// Whether trying the same call again later may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Throttled(_) | Self::Unavailable(_))
-            || matches!(self, Self::TransactionCanceled { reasons } if reasons.iter().any(|r| *r == CancelReason::Conflict))
+            || matches!(self, Self::TransactionCanceled { reasons } if reasons.contains(&CancelReason::Conflict))
     }
 
     /// A short, stable code for logs and metrics (never contains data).

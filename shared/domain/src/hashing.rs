@@ -26,7 +26,8 @@ impl Sha256Digest {
     /// Parses 64 hex characters (either case).
     pub fn from_hex(hex_str: &str) -> Result<Self, DomainError> {
         let mut out = [0u8; 32];
-        hex::decode_to_slice(hex_str, &mut out).map_err(|_| DomainError::InvalidDigest(hex_str.chars().take(80).collect()))?;
+        hex::decode_to_slice(hex_str, &mut out)
+            .map_err(|_| DomainError::InvalidDigest(hex_str.chars().take(80).collect()))?;
         Ok(Self(out))
     }
 

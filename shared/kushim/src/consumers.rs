@@ -87,7 +87,9 @@ pub async fn deliver(consumer: &Consumer, queue: &dyn Queue, messages: Vec<Recei
     for m in messages.iter().filter(|m| !failed.contains(&m.message_id)) {
         match queue.delete(&consumer.queue, &m.receipt_handle).await {
             Ok(()) => acked += 1,
-            Err(e) => tracing::warn!(function = %consumer.binary, code = e.code(), "could not delete a processed message"),
+            Err(e) => {
+                tracing::warn!(function = %consumer.binary, code = e.code(), "could not delete a processed message")
+            }
         }
     }
     acked

@@ -79,7 +79,9 @@ mod tests {
         let t = kushim_template::bundled();
         let f = t.function_by_binary("api-health").unwrap();
         let env: BTreeMap<_, _> =
-            function_env(t, f, &ResourceNames::embedded(t), &[("KUSHIM_BACKEND".into(), "embedded".into())]).into_iter().collect();
+            function_env(t, f, &ResourceNames::embedded(t), &[("KUSHIM_BACKEND".into(), "embedded".into())])
+                .into_iter()
+                .collect();
         assert_eq!(env["TABLE_NAME"], "Table");
         assert_eq!(env["JOBS_QUEUE_URL"], "JobsQueue");
         assert_eq!(env["EVIDENCE_BUCKET"], "EvidenceBucket");

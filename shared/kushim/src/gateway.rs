@@ -175,7 +175,11 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let decoded = if bytes[i] == b'%' {
-            bytes.get(i + 1).and_then(|h| hex(*h)).zip(bytes.get(i + 2).and_then(|l| hex(*l))).map(|(h, l)| (h << 4) | l)
+            bytes
+                .get(i + 1)
+                .and_then(|h| hex(*h))
+                .zip(bytes.get(i + 2).and_then(|l| hex(*l)))
+                .map(|(h, l)| (h << 4) | l)
         } else {
             None
         };
@@ -222,7 +226,8 @@ async fn serve_presigned(blobs: &EmbeddedBlobs, method: &str, rest: &str, req: a
             Err(e) => (StatusCode::NOT_FOUND, e.code().to_owned()).into_response(),
         },
         _ => {
-            let declared = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            let declared =
+                req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
             if grant.content_type.as_deref().is_some_and(|ct| ct != declared) {
                 return (StatusCode::FORBIDDEN, "content-type does not match the signed one").into_response();
             }
@@ -252,12 +257,15 @@ mod tests {
 
     #[test]
     fn query_strings_are_decoded() {
-        assert_eq!(form_pairs("a=1&b=x%20y&c=&d=a+b"), vec![
-            ("a".into(), "1".into()),
-            ("b".into(), "x y".into()),
-            ("c".into(), "".into()),
-            ("d".into(), "a b".into())
-        ]);
+        assert_eq!(
+            form_pairs("a=1&b=x%20y&c=&d=a+b"),
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x y".into()),
+                ("c".into(), "".into()),
+                ("d".into(), "a b".into())
+            ]
+        );
         assert_eq!(percent_decode("%2Fa%zz"), "/a%zz");
     }
 }

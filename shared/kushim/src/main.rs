@@ -50,8 +50,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Up { port, data_dir, aws, prefix, no_schedules } => {
             let data_dir = data_dir.unwrap_or_else(default_data_dir);
             let backend = if aws { BackendChoice::Aws { prefix, sdk: None } } else { BackendChoice::Embedded };
-            let platform = Platform::start(PlatformOptions { port, data_dir: data_dir.clone(), backend, schedules: !no_schedules }).await?;
+            let platform = Platform::start(PlatformOptions {
+                port,
+                data_dir: data_dir.clone(),
+                backend,
+                schedules: !no_schedules,
+            })
+            .await?;
             println!("Kushim is running at {} (data: {}). Press Ctrl-C to stop.", platform.url, data_dir.display());
+            for (logical_id, name) in &platform.names.by_logical_id {
+                println!("  {logical_id:<28} {name}");
+            }
             tokio::signal::ctrl_c().await?;
             println!("Stopping: finishing work in progress; queued messages are kept.");
             platform.shutdown().await;

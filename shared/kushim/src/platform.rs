@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kushim_adapters::blob::LockMode;
 use kushim_adapters::queue::Queue;
 use kushim_adapters::queue::embedded::QueueConfig;
 use kushim_lambda::backends::EmbeddedSet;
@@ -127,6 +128,12 @@ impl Platform {
             BackendChoice::Embedded => {
                 let set = EmbeddedSet::open(&options.data_dir)?;
                 create_embedded_queues(&set, template).await?;
+                if let Some(bucket) = template.buckets.first() {
+                    set.blobs.set_default_retention(bucket.default_retention.as_ref().map(|(mode, days)| {
+                        let mode = if mode == "GOVERNANCE" { LockMode::Governance } else { LockMode::Compliance };
+                        (mode, *days)
+                    }));
+                }
                 let env = vec![
                     ("KUSHIM_BACKEND".to_owned(), "embedded".to_owned()),
                     ("KUSHIM_DATA_DIR".to_owned(), options.data_dir.display().to_string()),
@@ -138,7 +145,9 @@ impl Platform {
                     Some(sdk) => (**sdk).clone(),
                     None => kushim_adapters::aws::load_config().await,
                 };
-                let p = kushim_provision::provision(&sdk, template, prefix).await.map_err(|e| PlatformError::Aws(e.to_string()))?;
+                let p = kushim_provision::provision(&sdk, template, prefix)
+                    .await
+                    .map_err(|e| PlatformError::Aws(e.to_string()))?;
                 let mut by_logical_id = BTreeMap::new();
                 by_logical_id.insert(template.table().logical_id.clone(), p.table_name.clone());
                 if let Some(b) = template.buckets.first() {
@@ -165,15 +174,14 @@ impl Platform {
         };
 
         let mut handlers = BTreeMap::new();
-        let mut configs = BTreeMap::new();
         for f in &template.functions {
             let env = function_env(template, f, &names, &backend_env);
-            let config = Config::from_lookup(env).map_err(|source| PlatformError::Config { binary: f.binary.clone(), source })?;
+            let config = Config::from_lookup(env)
+                .map_err(|source| PlatformError::Config { binary: f.binary.clone(), source })?;
             let handler = registry::build(&f.binary, &config, &backends)
                 .map_err(|source| PlatformError::Config { binary: f.binary.clone(), source })?
                 .ok_or_else(|| PlatformError::UnknownFunction(f.binary.clone()))?;
             handlers.insert(f.binary.clone(), handler);
-            configs.insert(f.binary.clone(), config);
         }
         let handlers = Arc::new(handlers);
 
@@ -188,7 +196,11 @@ impl Platform {
 
         let (shutdown, _) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        let app = gateway::router(Gateway { template, handlers: handlers.clone(), blobs: embedded.as_ref().map(|s| s.blobs.clone()) });
+        let app = gateway::router(Gateway {
+            template,
+            handlers: handlers.clone(),
+            blobs: embedded.as_ref().map(|s| s.blobs.clone()),
+        });
         let mut stop = shutdown.subscribe();
         tasks.spawn(async move {
             let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -204,7 +216,9 @@ impl Platform {
         let queue = backends.queue.clone();
         for f in &template.functions {
             for source in f.sqs_sources.iter().filter(|s| s.enabled) {
-                let (Some(Handler::Sqs(handler)), Some(queue)) = (handlers.get(&f.binary), queue.clone()) else { continue };
+                let (Some(Handler::Sqs(handler)), Some(queue)) = (handlers.get(&f.binary), queue.clone()) else {
+                    continue;
+                };
                 let queue_ref = names.by_logical_id.get(&source.queue).cloned().unwrap_or_else(|| source.queue.clone());
                 let consumer = Consumer {
                     binary: f.binary.clone(),
@@ -241,13 +255,13 @@ impl Platform {
                 schedules.push(target);
             }
         }
-        drop(configs);
         Ok(Self { url, names, backends, embedded, handlers, schedules, shutdown, tasks })
     }
 
     /// Fires a schedule now (by its event name in the template), as the scheduler would.
     pub async fn fire_schedule(&self, name: &str) -> Result<Value, String> {
-        let target = self.schedules.iter().find(|s| s.name == name).ok_or_else(|| format!("no schedule named {name}"))?;
+        let target =
+            self.schedules.iter().find(|s| s.name == name).ok_or_else(|| format!("no schedule named {name}"))?;
         scheduler::fire(target, self.backends.queue.as_deref()).await
     }
 

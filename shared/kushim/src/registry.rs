@@ -14,7 +14,8 @@ use serde_json::Value;
 /// An HTTP (API Gateway) function.
 pub type HttpHandler = Arc<dyn Fn(Request) -> BoxFuture<'static, Result<Response<Body>, Error>> + Send + Sync>;
 /// An SQS-triggered function.
-pub type SqsHandler = Arc<dyn Fn(LambdaEvent<SqsEvent>) -> BoxFuture<'static, Result<SqsBatchResponse, Error>> + Send + Sync>;
+pub type SqsHandler =
+    Arc<dyn Fn(LambdaEvent<SqsEvent>) -> BoxFuture<'static, Result<SqsBatchResponse, Error>> + Send + Sync>;
 /// A function invoked with a JSON event (schedules).
 pub type EventHandler = Arc<dyn Fn(LambdaEvent<Value>) -> BoxFuture<'static, Result<Value, Error>> + Send + Sync>;
 

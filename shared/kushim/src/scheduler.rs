@@ -33,7 +33,8 @@ pub fn parse_expression(expr: &str) -> Result<Expression, String> {
             return Err(format!("cron expressions have 6 fields, {expr:?} has {}", fields.len()));
         }
         // The cron crate wants seconds first; EventBridge fires on the minute.
-        let schedule = cron::Schedule::from_str(&format!("0 {}", fields.join(" "))).map_err(|e| format!("{expr:?}: {e}"))?;
+        let schedule =
+            cron::Schedule::from_str(&format!("0 {}", fields.join(" "))).map_err(|e| format!("{expr:?}: {e}"))?;
         return Ok(Expression::Cron(Box::new(schedule)));
     }
     if let Some(body) = expr.strip_prefix("rate(").and_then(|s| s.strip_suffix(')')) {

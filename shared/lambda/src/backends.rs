@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use kushim_adapters::AdapterError;
 use kushim_adapters::blob::BlobStore;
 use kushim_adapters::blob::embedded::EmbeddedBlobs;
 use kushim_adapters::bus::EventBus;
@@ -15,7 +16,6 @@ use kushim_adapters::secrets::Secrets;
 use kushim_adapters::secrets::embedded::EmbeddedSecrets;
 use kushim_adapters::table::Table;
 use kushim_adapters::table::embedded::EmbeddedTable;
-use kushim_adapters::AdapterError;
 
 use crate::config::{BackendKind, Config, ConfigError};
 

@@ -34,7 +34,13 @@ pub struct Problem {
 impl Problem {
     /// A problem of kind `slug` (appended to [`TYPE_BASE`]).
     pub fn new(status: StatusCode, slug: &str, title: &str) -> Self {
-        Self { kind: format!("{TYPE_BASE}{slug}"), title: title.to_owned(), status: status.as_u16(), detail: None, request_id: None }
+        Self {
+            kind: format!("{TYPE_BASE}{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: None,
+            request_id: None,
+        }
     }
 
     /// Adds the occurrence's detail (builder style). Never pass internal error text here.

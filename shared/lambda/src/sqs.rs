@@ -35,7 +35,11 @@ pub struct BatchFailed {
 }
 
 /// Runs `handler` over every message, at most `concurrency` at a time.
-pub async fn drive_batch<F, Fut>(event: SqsEvent, concurrency: usize, handler: F) -> Result<SqsBatchResponse, BatchFailed>
+pub async fn drive_batch<F, Fut>(
+    event: SqsEvent,
+    concurrency: usize,
+    handler: F,
+) -> Result<SqsBatchResponse, BatchFailed>
 where
     F: Fn(SqsMessage) -> Fut,
     Fut: Future<Output = Result<(), MessageError>>,

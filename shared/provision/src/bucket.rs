@@ -9,9 +9,9 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::operation::create_bucket::CreateBucketError;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, DefaultRetention,
-    ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule, PublicAccessBlockConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    VersioningConfiguration,
+    ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
 };
 use kushim_template::BucketDef;
 
@@ -32,7 +32,8 @@ fn retention_rule(def: &BucketDef, name: &str) -> Result<Option<ObjectLockRule>,
         "GOVERNANCE" => ObjectLockRetentionMode::Governance,
         other => return Err(unsupported(name, format!("unknown retention mode {other:?}"))),
     };
-    let days = i32::try_from(*days).ok().filter(|d| *d > 0).ok_or_else(|| unsupported(name, "retention days must be ≥ 1"))?;
+    let days =
+        i32::try_from(*days).ok().filter(|d| *d > 0).ok_or_else(|| unsupported(name, "retention days must be ≥ 1"))?;
     let retention = DefaultRetention::builder().mode(mode).days(days).build();
     Ok(Some(ObjectLockRule::builder().default_retention(retention).build()))
 }
@@ -45,12 +46,9 @@ pub async fn create_bucket(client: &Client, def: &BucketDef, name: &str) -> Resu
     let resource = format!("bucket {name}");
     let rule = retention_rule(def, name)?;
     // us-east-1 takes no location constraint; every other region requires its own.
-    let location = client
-        .config()
-        .region()
-        .map(|r| r.as_ref().to_owned())
-        .filter(|r| r != "us-east-1")
-        .map(|r| CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(r.as_str())).build());
+    let location = client.config().region().map(|r| r.as_ref().to_owned()).filter(|r| r != "us-east-1").map(|r| {
+        CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(r.as_str())).build()
+    });
     let created = client
         .create_bucket()
         .bucket(name)
@@ -70,7 +68,9 @@ pub async fn create_bucket(client: &Client, def: &BucketDef, name: &str) -> Resu
         client
             .put_bucket_versioning()
             .bucket(name)
-            .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+            .versioning_configuration(
+                VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+            )
             .send()
             .await
             .map_err(|e| ProvisionError::call(&resource, "PutBucketVersioning", e))?;
@@ -99,8 +99,10 @@ pub async fn create_bucket(client: &Client, def: &BucketDef, name: &str) -> Resu
             .apply_server_side_encryption_by_default(by_default)
             .bucket_key_enabled(true)
             .build();
-        let config =
-            ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(|e| unsupported(name, e.to_string()))?;
+        let config = ServerSideEncryptionConfiguration::builder()
+            .rules(rule)
+            .build()
+            .map_err(|e| unsupported(name, e.to_string()))?;
         client
             .put_bucket_encryption()
             .bucket(name)
@@ -110,7 +112,8 @@ pub async fn create_bucket(client: &Client, def: &BucketDef, name: &str) -> Resu
             .map_err(|e| ProvisionError::call(&resource, "PutBucketEncryption", e))?;
     }
     if let Some(rule) = rule {
-        let config = ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled).rule(rule).build();
+        let config =
+            ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled).rule(rule).build();
         client
             .put_object_lock_configuration()
             .bucket(name)

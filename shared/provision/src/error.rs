@@ -58,6 +58,10 @@ pub enum ProvisionError {
 impl ProvisionError {
     /// A failed AWS call, with the SDK error shown with its full context (code and message).
     pub(crate) fn call<E: std::error::Error>(resource: impl Into<String>, call: &'static str, err: E) -> Self {
-        Self::Call { resource: resource.into(), call, message: aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string() }
+        Self::Call {
+            resource: resource.into(),
+            call,
+            message: aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string(),
+        }
     }
 }

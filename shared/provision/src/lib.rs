@@ -74,10 +74,11 @@ pub async fn provision(
         resource: "table".into(),
         message: "the template declares no AWS::DynamoDB::Table".into(),
     })?;
-    let bucket = single(&template.buckets, "bucket", |b| &b.logical_id)?.ok_or_else(|| ProvisionError::Unsupported {
-        resource: "bucket".into(),
-        message: "the template declares no AWS::S3::Bucket".into(),
-    })?;
+    let bucket =
+        single(&template.buckets, "bucket", |b| &b.logical_id)?.ok_or_else(|| ProvisionError::Unsupported {
+            resource: "bucket".into(),
+            message: "the template declares no AWS::S3::Bucket".into(),
+        })?;
     let bus = single(&template.event_buses, "event bus", String::as_str)?;
 
     // Names first, so a bad prefix fails before anything is created.

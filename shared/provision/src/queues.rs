@@ -33,7 +33,7 @@ pub(crate) fn queue_attributes(def: &QueueDef, dlq_arn: Option<&str>) -> BTreeMa
 
 /// The template's queues in an order where every dead-letter queue comes before the queues that
 /// use it.
-fn creation_order<'t>(template: &'t Template) -> Result<Vec<&'t QueueDef>, ProvisionError> {
+fn creation_order(template: &Template) -> Result<Vec<&QueueDef>, ProvisionError> {
     let mut order: Vec<&QueueDef> = Vec::with_capacity(template.queues.len());
     let mut pending: Vec<&QueueDef> = template.queues.iter().collect();
     while !pending.is_empty() {
@@ -66,7 +66,12 @@ pub async fn create_queue(
     attributes: BTreeMap<QueueAttributeName, String>,
 ) -> Result<String, ProvisionError> {
     let resource = format!("queue {name}");
-    let created = client.create_queue().queue_name(name).set_attributes(Some(attributes.clone().into_iter().collect())).send().await;
+    let created = client
+        .create_queue()
+        .queue_name(name)
+        .set_attributes(Some(attributes.clone().into_iter().collect()))
+        .send()
+        .await;
     match created {
         Ok(out) => out.queue_url.ok_or_else(|| ProvisionError::Call {
             resource,

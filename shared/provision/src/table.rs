@@ -29,7 +29,11 @@ fn key_schema(def: &TableDef, hash: &str, range: Option<&str>) -> Result<Vec<Key
     schema
         .into_iter()
         .map(|(name, kind)| {
-            KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(|e| unsupported(def, e.to_string()))
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(|e| unsupported(def, e.to_string()))
         })
         .collect()
 }
@@ -45,10 +49,11 @@ fn projection(def: &TableDef, gsi: &GsiDef) -> Result<Projection, ProvisionError
     Ok(Projection::builder().projection_type(kind).set_non_key_attributes(non_key).build())
 }
 
-/// The `CreateTable` pieces the template defines: attributes, key schema and indexes.
-fn table_shape(
-    def: &TableDef,
-) -> Result<(Vec<AttributeDefinition>, Vec<KeySchemaElement>, Vec<GlobalSecondaryIndex>), ProvisionError> {
+/// The `CreateTable` pieces the template defines: attribute definitions, key schema and indexes.
+type TableShape = (Vec<AttributeDefinition>, Vec<KeySchemaElement>, Vec<GlobalSecondaryIndex>);
+
+/// Builds the [`TableShape`] of `def`.
+fn table_shape(def: &TableDef) -> Result<TableShape, ProvisionError> {
     if def.billing_mode != "PAY_PER_REQUEST" {
         return Err(unsupported(
             def,
@@ -246,7 +251,10 @@ mod tests {
         assert_eq!(gsis.len(), def.gsis.len());
         for (built, wanted) in gsis.iter().zip(&def.gsis) {
             assert_eq!(built.index_name(), wanted.name);
-            assert_eq!(built.projection().and_then(|p| p.projection_type()).map(|p| p.as_str()), Some(wanted.projection.as_str()));
+            assert_eq!(
+                built.projection().and_then(|p| p.projection_type()).map(|p| p.as_str()),
+                Some(wanted.projection.as_str())
+            );
         }
     }
 

@@ -5,8 +5,14 @@
 //! - [`resources`] creates the template's table, bucket and queues in moto under unique names, from
 //!   the template's own resource definitions.
 
+// The watchdog shell that keeps moto alive is deliberately never waited for: it ends with the test
+// process (the last process standing reaps it).
+#[allow(clippy::zombie_processes)]
 pub mod moto;
 pub mod resources;
 
 pub use moto::{Moto, moto, sdk_config};
 pub use resources::{fresh_stack, unique_prefix};
+
+/// The template reader, re-exported for test crates that do not depend on it themselves.
+pub use kushim_template;

@@ -62,18 +62,15 @@ fn find_moto_server() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("KUSHIM_MOTO_SERVER") {
         return Some(PathBuf::from(p));
     }
-    let cache = std::env::var("KUSHIM_CACHE_DIR").map(PathBuf::from).ok().or_else(|| {
-        std::env::var("HOME").ok().map(|h| PathBuf::from(h).join(".cache").join("kushim"))
-    })?;
+    let cache = std::env::var("KUSHIM_CACHE_DIR")
+        .map(PathBuf::from)
+        .ok()
+        .or_else(|| std::env::var("HOME").ok().map(|h| PathBuf::from(h).join(".cache").join("kushim")))?;
     let venv = cache.join("venv").join("bin").join("moto_server");
     if venv.exists() {
         return Some(venv);
     }
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| PathBuf::from(d).join("moto_server"))
-        .find(|p| p.exists())
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| PathBuf::from(d).join("moto_server")).find(|p| p.exists())
 }
 
 fn free_port() -> u16 {
@@ -97,7 +94,13 @@ pub async fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(&moto.endpoint)
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "kushim-tests"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "kushim-tests",
+        ))
         .load()
         .await
 }

@@ -18,8 +18,7 @@ async fn table_has_the_template_keys_index_and_ttl() {
     let table = client.describe_table().table_name(&stack.table_name).send().await.unwrap().table.unwrap();
 
     // THEN its keys are the template's
-    let keys: Vec<(&str, &KeyType)> =
-        table.key_schema().iter().map(|k| (k.attribute_name(), k.key_type())).collect();
+    let keys: Vec<(&str, &KeyType)> = table.key_schema().iter().map(|k| (k.attribute_name(), k.key_type())).collect();
     let mut wanted = vec![(def.hash_key.as_str(), &KeyType::Hash)];
     wanted.extend(def.range_key.as_deref().map(|r| (r, &KeyType::Range)));
     assert_eq!(keys, wanted);
@@ -28,7 +27,10 @@ async fn table_has_the_template_keys_index_and_ttl() {
     let gsi = table.global_secondary_indexes().iter().find(|g| g.index_name() == Some("GSI1")).expect("GSI1 exists");
     let gsi_keys: Vec<&str> = gsi.key_schema().iter().map(|k| k.attribute_name()).collect();
     assert_eq!(gsi_keys, [gsi_def.hash_key.as_str(), gsi_def.range_key.as_deref().unwrap()]);
-    assert_eq!(gsi.projection().and_then(|p| p.projection_type()), Some(&ProjectionType::from(gsi_def.projection.as_str())));
+    assert_eq!(
+        gsi.projection().and_then(|p| p.projection_type()),
+        Some(&ProjectionType::from(gsi_def.projection.as_str()))
+    );
     // AND time to live is on for the template's attribute
     let ttl = client.describe_time_to_live().table_name(&stack.table_name).send().await.unwrap();
     let ttl = ttl.time_to_live_description.unwrap();
@@ -48,7 +50,13 @@ async fn bucket_is_versioned_locked_and_private() {
     // moto 5.2 answers GetBucketVersioning with a `GetBucketVersioningResponse` root element, which
     // the SDK cannot parse.)
     for body in ["v1", "v2"] {
-        s3.put_object().bucket(&stack.bucket_name).key("probe").body(body.as_bytes().to_vec().into()).send().await.unwrap();
+        s3.put_object()
+            .bucket(&stack.bucket_name)
+            .key("probe")
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap();
     }
     let versions = s3.list_object_versions().bucket(&stack.bucket_name).prefix("probe").send().await.unwrap();
     let ids: Vec<&str> = versions.versions().iter().filter_map(|v| v.version_id()).collect();
@@ -66,7 +74,12 @@ async fn bucket_is_versioned_locked_and_private() {
     let block = s3.get_public_access_block().bucket(&stack.bucket_name).send().await.unwrap();
     let block = block.public_access_block_configuration().unwrap();
     assert_eq!(
-        (block.block_public_acls(), block.block_public_policy(), block.ignore_public_acls(), block.restrict_public_buckets()),
+        (
+            block.block_public_acls(),
+            block.block_public_policy(),
+            block.ignore_public_acls(),
+            block.restrict_public_buckets()
+        ),
         (Some(true), Some(true), Some(true), Some(true))
     );
     // AND the name is the prefix plus the logical id

@@ -30,6 +30,7 @@ pub struct EmbeddedBlobs {
     conn: Arc<Mutex<Connection>>,
     presign_key: Arc<[u8; 32]>,
     public_url: Arc<RwLock<String>>,
+    default_retention: Arc<RwLock<Option<(LockMode, u32)>>>,
 }
 
 /// What a verified presigned URL allows.
@@ -86,26 +87,48 @@ fn row_meta(r: Row) -> Result<Option<BlobMeta>> {
         key,
         version_id,
         size: size as u64,
-        sha256: sha.map(|s| Sha256Digest::from_hex(&s)).transpose().map_err(|e| AdapterError::Storage(e.to_string()))?,
+        sha256: sha
+            .map(|s| Sha256Digest::from_hex(&s))
+            .transpose()
+            .map_err(|e| AdapterError::Storage(e.to_string()))?,
         content_type: ct,
         retention,
         last_modified: DateTime::from_timestamp_millis(created),
     }))
 }
 
-const META_COLUMNS: &str = "key, version_id, size, sha256, content_type, lock_mode, retain_until, created_at, delete_marker";
+const META_COLUMNS: &str =
+    "key, version_id, size, sha256, content_type, lock_mode, retain_until, created_at, delete_marker";
 
 fn map_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get::<_, i64>(8)? != 0))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get::<_, i64>(8)? != 0,
+    ))
 }
 
 fn find(conn: &Connection, key: &str, version_id: Option<&str>) -> Result<BlobMeta> {
     let row = match version_id {
         Some(v) => conn
-            .query_row(&format!("SELECT {META_COLUMNS} FROM versions WHERE key = ?1 AND version_id = ?2"), params![key, v], map_row)
+            .query_row(
+                &format!("SELECT {META_COLUMNS} FROM versions WHERE key = ?1 AND version_id = ?2"),
+                params![key, v],
+                map_row,
+            )
             .optional()?,
         None => conn
-            .query_row(&format!("SELECT {META_COLUMNS} FROM versions WHERE key = ?1 ORDER BY seq DESC LIMIT 1"), [key], map_row)
+            .query_row(
+                &format!("SELECT {META_COLUMNS} FROM versions WHERE key = ?1 ORDER BY seq DESC LIMIT 1"),
+                [key],
+                map_row,
+            )
             .optional()?,
     };
     row.map(row_meta).transpose()?.flatten().ok_or_else(|| AdapterError::NotFound(format!("object {key}")))
@@ -113,7 +136,9 @@ fn find(conn: &Connection, key: &str, version_id: Option<&str>) -> Result<BlobMe
 
 fn load_or_create_key(path: &Path) -> Result<[u8; 32]> {
     if let Ok(bytes) = std::fs::read(path) {
-        return bytes.try_into().map_err(|_| AdapterError::Storage(format!("{} must hold exactly 32 bytes", path.display())));
+        return bytes
+            .try_into()
+            .map_err(|_| AdapterError::Storage(format!("{} must hold exactly 32 bytes", path.display())));
     }
     let key: [u8; 32] = rand::random();
     write_private(path, &key)?;
@@ -146,6 +171,7 @@ impl EmbeddedBlobs {
             conn: Arc::new(Mutex::new(conn)),
             presign_key: Arc::new(presign_key),
             public_url: Arc::new(RwLock::new("http://127.0.0.1:3000".into())),
+            default_retention: Arc::new(RwLock::new(None)),
         })
     }
 
@@ -156,11 +182,22 @@ impl EmbeddedBlobs {
         }
     }
 
+    /// Applies a default retention to every version put without one, as an S3 bucket's Object
+    /// Lock default retention rule does (the template's evidence bucket has one).
+    pub fn set_default_retention(&self, rule: Option<(LockMode, u32)>) {
+        if let Ok(mut g) = self.default_retention.write() {
+            *g = rule;
+        }
+    }
+
     fn data_path(&self, version_id: &str) -> PathBuf {
         self.root.join("data").join(version_id)
     }
 
-    async fn with_conn<T: Send + 'static>(&self, f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static) -> Result<T> {
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
             let mut guard = conn.lock().map_err(|_| AdapterError::Storage("blob index lock poisoned".into()))?;
@@ -178,10 +215,17 @@ impl EmbeddedBlobs {
         hex::encode(mac.finalize().into_bytes())
     }
 
-    fn presign(&self, method: &str, key: &str, extra: &[(&str, String)], expires_in: Duration) -> Result<PresignedRequest> {
+    fn presign(
+        &self,
+        method: &str,
+        key: &str,
+        extra: &[(&str, String)],
+        expires_in: Duration,
+    ) -> Result<PresignedRequest> {
         validate_blob_key(key)?;
         validate_presign(expires_in)?;
-        let expires_at = Utc::now() + chrono::Duration::from_std(expires_in).map_err(|e| AdapterError::Invalid(e.to_string()))?;
+        let expires_at =
+            Utc::now() + chrono::Duration::from_std(expires_in).map_err(|e| AdapterError::Invalid(e.to_string()))?;
         let exp = expires_at.timestamp().to_string();
         let mut parts = vec![method, key, exp.as_str()];
         parts.extend(extra.iter().map(|(_, v)| v.as_str()));
@@ -208,13 +252,28 @@ impl EmbeddedBlobs {
         let exp = get("expires").ok_or_else(|| denied("no expiry"))?;
         let sig = get("signature").ok_or_else(|| denied("no signature"))?;
         let (extra_names, grant) = match method {
-            "GET" => (vec!["version"], PresignedGrant { method: "GET".into(), key: key.into(), version_id: get("version"), sha256: None, content_type: None }),
+            "GET" => (
+                vec!["version"],
+                PresignedGrant {
+                    method: "GET".into(),
+                    key: key.into(),
+                    version_id: get("version"),
+                    sha256: None,
+                    content_type: None,
+                },
+            ),
             "PUT" => {
                 let sha = get("sha256").ok_or_else(|| denied("no digest"))?;
                 let digest = Sha256Digest::from_hex(&sha).map_err(|_| denied("bad digest"))?;
                 (
                     vec!["sha256", "content_type"],
-                    PresignedGrant { method: "PUT".into(), key: key.into(), version_id: None, sha256: Some(digest), content_type: get("content_type") },
+                    PresignedGrant {
+                        method: "PUT".into(),
+                        key: key.into(),
+                        version_id: None,
+                        sha256: Some(digest),
+                        content_type: get("content_type"),
+                    },
                 )
             }
             _ => return Err(denied("method not allowed")),
@@ -222,7 +281,8 @@ impl EmbeddedBlobs {
         let mut parts = vec![method.to_owned(), key.to_owned(), exp.clone()];
         parts.extend(extra_names.iter().filter_map(|n| get(n)));
         let expected = self.sign(&parts.iter().map(String::as_str).collect::<Vec<_>>());
-        let ok = expected.len() == sig.len() && expected.bytes().zip(sig.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        let ok = expected.len() == sig.len()
+            && expected.bytes().zip(sig.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
         if !ok {
             return Err(denied("signature does not match"));
         }
@@ -258,6 +318,7 @@ impl BlobStore for EmbeddedBlobs {
         let (tmp, dest) = (self.root.join("tmp").join(&version_id), self.data_path(&version_id));
         let key = key.to_owned();
         let conn = self.conn.clone();
+        let default_retention = self.default_retention.read().ok().and_then(|g| *g);
         tokio::task::spawn_blocking(move || {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&bytes)?;
@@ -274,7 +335,9 @@ impl BlobStore for EmbeddedBlobs {
             }
             std::fs::rename(&tmp, &dest)?;
             let now = Utc::now().timestamp_millis();
-            let (mode, until) = match options.retention {
+            let retention = options.retention.or(default_retention
+                .map(|(mode, days)| Retention { mode, until: Utc::now() + chrono::Duration::days(i64::from(days)) }));
+            let (mode, until) = match retention {
                 Some(r) => (
                     Some(match r.mode {
                         LockMode::Compliance => "COMPLIANCE",
@@ -329,10 +392,8 @@ impl BlobStore for EmbeddedBlobs {
                         .query_row(&format!("SELECT {META_COLUMNS} FROM versions WHERE key = ?1 AND version_id = ?2"), params![key, v], map_row)
                         .optional()?
                         .ok_or_else(|| AdapterError::NotFound(format!("version {v} of {key}")))?;
-                    if let Some(meta) = row_meta(row)? {
-                        if let Some(r) = meta.retention.filter(|r| r.until > Utc::now()) {
-                            return Err(AdapterError::ObjectLocked { until: r.until.to_rfc3339() });
-                        }
+                    if let Some(r) = row_meta(row)?.and_then(|m| m.retention).filter(|r| r.until > Utc::now()) {
+                        return Err(AdapterError::ObjectLocked { until: r.until.to_rfc3339() });
                     }
                     tx.execute("DELETE FROM versions WHERE version_id = ?1", [&v])?;
                     let path = root.join("data").join(&v);
@@ -362,8 +423,9 @@ impl BlobStore for EmbeddedBlobs {
                    AND v.seq = (SELECT max(seq) FROM versions w WHERE w.key = v.key) AND v.delete_marker = 0
                  ORDER BY v.key LIMIT ?3",
             )?;
-            let mut keys: Vec<String> =
-                stmt.query_map(params![prefix, after, (limit + 1) as i64], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            let mut keys: Vec<String> = stmt
+                .query_map(params![prefix, after, (limit + 1) as i64], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
             let next = if keys.len() > limit {
                 keys.truncate(limit);
                 keys.last().cloned()
@@ -380,7 +442,13 @@ impl BlobStore for EmbeddedBlobs {
         self.presign("GET", key, &extra, expires_in)
     }
 
-    async fn presign_put(&self, key: &str, sha256: Sha256Digest, content_type: &str, expires_in: Duration) -> Result<PresignedRequest> {
+    async fn presign_put(
+        &self,
+        key: &str,
+        sha256: Sha256Digest,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest> {
         let mut req = self.presign(
             "PUT",
             key,

@@ -58,7 +58,12 @@ pub struct PutOptions {
 impl PutOptions {
     /// Options for bytes of the given type, with their digest computed here.
     pub fn for_bytes(bytes: &[u8], content_type: &str) -> Self {
-        Self { content_type: content_type.to_owned(), sha256: kushim_domain::sha256(bytes), retention: None, if_absent: false }
+        Self {
+            content_type: content_type.to_owned(),
+            sha256: kushim_domain::sha256(bytes),
+            retention: None,
+            if_absent: false,
+        }
     }
 }
 

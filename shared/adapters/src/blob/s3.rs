@@ -38,7 +38,8 @@ impl S3Blobs {
     /// Builds an S3 client from an SDK configuration, switching to path-style addressing when a
     /// custom endpoint (an emulator) is configured.
     pub fn client_from(config: &aws_config::SdkConfig) -> Client {
-        let builder = aws_sdk_s3::config::Builder::from(config).force_path_style(crate::aws::has_custom_endpoint(config));
+        let builder =
+            aws_sdk_s3::config::Builder::from(config).force_path_style(crate::aws::has_custom_endpoint(config));
         Client::from_conf(builder.build())
     }
 }
@@ -110,7 +111,10 @@ impl BlobStore for S3Blobs {
             size,
             sha256: Some(options.sha256),
             content_type: Some(options.content_type),
-            retention: options.retention.map(|r| Retention { mode: r.mode, until: DateTime::from_timestamp(r.until.timestamp(), 0).unwrap_or(r.until) }),
+            retention: options.retention.map(|r| Retention {
+                mode: r.mode,
+                until: DateTime::from_timestamp(r.until.timestamp(), 0).unwrap_or(r.until),
+            }),
             last_modified: Some(Utc::now()),
         })
     }
@@ -133,12 +137,19 @@ impl BlobStore for S3Blobs {
             size: out.content_length.unwrap_or(0) as u64,
             sha256: out.checksum_sha256.as_deref().and_then(from_b64),
             content_type: out.content_type.clone(),
-            retention: out.object_lock_mode.as_ref().zip(out.object_lock_retain_until_date.as_ref()).and_then(|(m, u)| {
-                Some(Retention { mode: lock_mode(m), until: to_chrono(u)? })
-            }),
+            retention: out
+                .object_lock_mode
+                .as_ref()
+                .zip(out.object_lock_retain_until_date.as_ref())
+                .and_then(|(m, u)| Some(Retention { mode: lock_mode(m), until: to_chrono(u)? })),
             last_modified: out.last_modified.as_ref().and_then(to_chrono),
         };
-        let bytes = out.body.collect().await.map_err(|e| AdapterError::Unavailable(format!("reading object body: {e}")))?.into_bytes();
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| AdapterError::Unavailable(format!("reading object body: {e}")))?
+            .into_bytes();
         Ok(Blob { meta, bytes })
     }
 
@@ -160,9 +171,11 @@ impl BlobStore for S3Blobs {
             size: out.content_length.unwrap_or(0) as u64,
             sha256: out.checksum_sha256.as_deref().and_then(from_b64),
             content_type: out.content_type.clone(),
-            retention: out.object_lock_mode.as_ref().zip(out.object_lock_retain_until_date.as_ref()).and_then(|(m, u)| {
-                Some(Retention { mode: lock_mode(m), until: to_chrono(u)? })
-            }),
+            retention: out
+                .object_lock_mode
+                .as_ref()
+                .zip(out.object_lock_retain_until_date.as_ref())
+                .and_then(|(m, u)| Some(Retention { mode: lock_mode(m), until: to_chrono(u)? })),
             last_modified: out.last_modified.as_ref().and_then(to_chrono),
         })
     }
@@ -188,7 +201,9 @@ impl BlobStore for S3Blobs {
         match res {
             Ok(_) => Ok(()),
             Err(e) => match map_err(e, key) {
-                AdapterError::AccessDenied(why) if version_id.is_some() => Err(AdapterError::ObjectLocked { until: why }),
+                AdapterError::AccessDenied(why) if version_id.is_some() => {
+                    Err(AdapterError::ObjectLocked { until: why })
+                }
                 other => Err(other),
             },
         }
@@ -232,7 +247,13 @@ impl BlobStore for S3Blobs {
         })
     }
 
-    async fn presign_put(&self, key: &str, sha256: Sha256Digest, content_type: &str, expires_in: Duration) -> Result<PresignedRequest> {
+    async fn presign_put(
+        &self,
+        key: &str,
+        sha256: Sha256Digest,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest> {
         validate_blob_key(key)?;
         validate_presign(expires_in)?;
         let cfg = PresigningConfig::expires_in(expires_in).map_err(|e| AdapterError::Invalid(e.to_string()))?;

@@ -145,23 +145,12 @@ impl EmbeddedQueue {
         .await
     }
 
-    /// Returns every in-flight message of the queue to visible now (used on clean shutdown so
-    /// nothing waits out a long visibility timeout after a restart). Receive counts are kept.
-    pub async fn release_in_flight(&self, queue: &str) -> Result<usize> {
-        let queue = queue.to_owned();
-        let n = self
-            .with_conn(move |c| {
-                Ok(c.execute(
-                    "UPDATE messages SET in_flight = 0, receipt = NULL, visible_at = ?2 WHERE queue = ?1 AND in_flight = 1",
-                    params![queue, now_ms()],
-                )?)
-            })
-            .await?;
-        self.notify.notify_waiters();
-        Ok(n)
-    }
-
-    fn try_receive(c: &mut Connection, queue: &str, max: usize, visibility: Option<Duration>) -> Result<Vec<ReceivedMessage>> {
+    fn try_receive(
+        c: &mut Connection,
+        queue: &str,
+        max: usize,
+        visibility: Option<Duration>,
+    ) -> Result<Vec<ReceivedMessage>> {
         let config = load_config(c, queue)?;
         let vis = ms(visibility.unwrap_or(config.visibility_timeout));
         let now = now_ms();
@@ -186,12 +175,16 @@ impl EmbeddedQueue {
                 break;
             }
             for (seq, id, body, attributes, sent_at, count) in candidates {
-                if let (Some(limit), Some(dlq)) = (config.max_receive_count, &config.dead_letter_queue) {
-                    if count >= limit {
-                        // Redrive: the message keeps its id, body and attributes, and starts fresh.
+                if let (Some(limit), Some(dlq)) = (config.max_receive_count, &config.dead_letter_queue)
+                    && count >= limit
+                {
+                    {
+                        // Redrive: the message keeps its id, body, attributes and send time (as on an
+                        // SQS standard queue, its retention still counts from when it was first sent),
+                        // and starts with a fresh receive count.
                         tx.execute(
                             "UPDATE messages SET queue = ?2, receive_count = 0, visible_at = ?3, receipt = NULL,
-                             in_flight = 0, sent_at = ?3 WHERE seq = ?1",
+                             in_flight = 0 WHERE seq = ?1",
                             params![seq, dlq, now],
                         )?;
                         continue;
@@ -308,9 +301,13 @@ impl Queue for EmbeddedQueue {
         let changed = self
             .with_conn(move |c| {
                 load_config(c, &queue)?;
+                // In flight means received and its visibility timeout not yet over (SQS refuses a
+                // message whose timeout has run out with `MessageNotInflight`).
+                let now = now_ms();
                 Ok(c.execute(
-                    "UPDATE messages SET visible_at = ?3 WHERE queue = ?1 AND receipt = ?2 AND in_flight = 1",
-                    params![queue, receipt, now_ms() + ms(timeout)],
+                    "UPDATE messages SET visible_at = ?3
+                     WHERE queue = ?1 AND receipt = ?2 AND in_flight = 1 AND visible_at > ?4",
+                    params![queue, receipt, now + ms(timeout), now],
                 )?)
             })
             .await?;

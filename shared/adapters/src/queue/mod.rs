@@ -163,7 +163,10 @@ pub trait Queue: Send + Sync + 'static {
                 attempt += 1;
                 if !pending.is_empty() {
                     if attempt >= 8 {
-                        return Err(AdapterError::Throttled(format!("{} messages still refused after 8 attempts", pending.len())));
+                        return Err(AdapterError::Throttled(format!(
+                            "{} messages still refused after 8 attempts",
+                            pending.len()
+                        )));
                     }
                     tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
                 }

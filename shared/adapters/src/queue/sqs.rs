@@ -36,7 +36,8 @@ fn secs(d: Duration) -> i32 {
     i32::try_from(d.as_secs()).unwrap_or(i32::MAX)
 }
 
-const RETRYABLE_ENTRY_CODES: &[&str] = &["InternalError", "ServiceUnavailable", "RequestThrottled", "ThrottlingException"];
+const RETRYABLE_ENTRY_CODES: &[&str] =
+    &["InternalError", "ServiceUnavailable", "RequestThrottled", "ThrottlingException"];
 
 #[async_trait]
 impl Queue for SqsQueue {
@@ -125,7 +126,10 @@ impl Queue for SqsQueue {
                         .get(&MessageSystemAttributeName::ApproximateReceiveCount)
                         .and_then(|v| v.parse().ok())
                         .unwrap_or(1),
-                    sent_at_ms: sys.get(&MessageSystemAttributeName::SentTimestamp).and_then(|v| v.parse().ok()).unwrap_or(0),
+                    sent_at_ms: sys
+                        .get(&MessageSystemAttributeName::SentTimestamp)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0),
                     attributes,
                 }
             })
@@ -133,7 +137,13 @@ impl Queue for SqsQueue {
     }
 
     async fn delete(&self, queue: &str, receipt_handle: &str) -> Result<()> {
-        self.client.delete_message().queue_url(queue).receipt_handle(receipt_handle).send().await.map_err(|e| classify(&e))?;
+        self.client
+            .delete_message()
+            .queue_url(queue)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
         Ok(())
     }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 pub use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, DeleteRequest, Put, PutRequest, ReturnValue, TransactWriteItem,
-    Update as DdbUpdate, WriteRequest,
+    AttributeValue, ConditionCheck, Delete, DeleteRequest, Put, PutRequest, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update as DdbUpdate, WriteRequest,
 };
 use serde_json::{Map, Value};
 
@@ -47,6 +47,30 @@ impl DynamoTable {
     /// The table's name.
     pub fn table_name(&self) -> &str {
         &self.table
+    }
+
+    /// Removes the item at `key` if its TTL has passed (DynamoDB removes expired items only
+    /// eventually). A concurrent rewrite makes the condition fail, which is fine: then there is
+    /// nothing expired left to remove.
+    async fn remove_expired(&self, key: &Key) -> Result<()> {
+        let mut e = Expr::default();
+        let ttl = e.name(TTL_ATTR);
+        let nowv = e.value(AttributeValue::N(now().to_string()));
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .condition_expression(format!("attribute_exists({ttl}) AND {ttl} <= {nowv}"))
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(is_conditional_failure) => Ok(()),
+            Err(err) => Err(classify(&err)),
+        }
     }
 }
 
@@ -122,6 +146,25 @@ impl Expr {
 
     fn values(&self) -> Option<AttrMap> {
         (!self.values.is_empty()).then(|| self.values.clone())
+    }
+
+    /// No item, or an unexpired one. Guards updates: DynamoDB would otherwise merge the update into
+    /// an expired item it has not removed yet, keeping its old attributes and its past TTL.
+    fn live_or_absent(&mut self) -> String {
+        let (pk, ttl) = (self.name("PK"), self.name(TTL_ATTR));
+        let now = self.value(AttributeValue::N(now().to_string()));
+        format!("(attribute_not_exists({pk}) OR attribute_not_exists({ttl}) OR {ttl} > {now})")
+    }
+
+    /// The update's condition: the caller's, if any, and [`Expr::live_or_absent`].
+    fn update_condition(&mut self, c: Option<&Condition>) -> Result<String> {
+        let guard = self.live_or_absent();
+        Ok(match c {
+            None => guard,
+            // Every condition's top-level OR is already parenthesised (and DynamoDB refuses
+            // redundant parentheses).
+            Some(c) => format!("{guard} AND {}", self.condition(c)?),
+        })
     }
 
     /// An unexpired item exists.
@@ -217,7 +260,9 @@ fn sort_condition(e: &mut Expr, column: &str, sort: &SortKey) -> Option<String> 
     })
 }
 
-fn cancel_reasons(err: &aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError) -> Option<Vec<CancelReason>> {
+fn cancel_reasons(
+    err: &aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+) -> Option<Vec<CancelReason>> {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
     let E::TransactionCanceledException(ex) = err else { return None };
     Some(
@@ -232,6 +277,22 @@ fn cancel_reasons(err: &aws_sdk_dynamodb::operation::transact_write_items::Trans
             .collect(),
     )
 }
+
+/// Keys of expired (not yet removed) items a cancelled transaction's guards tripped on.
+fn expired_blockers(err: &aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError) -> Vec<Key> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
+    let E::TransactionCanceledException(ex) = err else { return Vec::new() };
+    ex.cancellation_reasons()
+        .iter()
+        .filter(|r| r.code() == Some("ConditionalCheckFailed"))
+        .filter_map(|r| from_attr_map(r.item()?.clone()).ok())
+        .filter(|old| old.is_expired(now()))
+        .map(|old| old.key)
+        .collect()
+}
+
+/// How often an update retries after removing an expired item that stood in its way.
+const EXPIRED_RETRIES: usize = 3;
 
 fn build_tx_item(table: &str, op: &TxOp) -> Result<TransactWriteItem> {
     let mut e = Expr::default();
@@ -250,14 +311,15 @@ fn build_tx_item(table: &str, op: &TxOp) -> Result<TransactWriteItem> {
         }
         TxOp::Update { key, update, condition } => {
             let expr = e.update(update)?;
-            let cond = condition.as_ref().map(|c| e.condition(c)).transpose()?;
+            let cond = e.update_condition(condition.as_ref())?;
             let upd = DdbUpdate::builder()
                 .table_name(table)
                 .set_key(Some(key_map(key)))
                 .update_expression(expr)
-                .set_condition_expression(cond)
+                .condition_expression(cond)
                 .set_expression_attribute_names(e.names())
                 .set_expression_attribute_values(e.values())
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                 .build()
                 .map_err(|err| AdapterError::Invalid(err.to_string()))?;
             TransactWriteItem::builder().update(upd).build()
@@ -329,34 +391,51 @@ impl Table for DynamoTable {
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(is_conditional_failure) => Err(AdapterError::ConditionFailed),
+            Err(err) if err.as_service_error().is_some_and(is_conditional_failure) => {
+                Err(AdapterError::ConditionFailed)
+            }
             Err(err) => Err(classify(&err)),
         }
     }
 
     async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> Result<Item> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
         validate_key(key)?;
         update.validate()?;
-        let mut e = Expr::default();
-        let expr = e.update(&update)?;
-        let cond = condition.as_ref().map(|c| e.condition(c)).transpose()?;
-        let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(key)))
-            .update_expression(expr)
-            .set_condition_expression(cond)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match res {
-            Ok(out) => from_attr_map(out.attributes.unwrap_or_default()),
-            Err(err) if err.as_service_error().is_some_and(is_conditional_failure) => Err(AdapterError::ConditionFailed),
-            Err(err) => Err(classify(&err)),
+        for attempt in 1..=EXPIRED_RETRIES {
+            let mut e = Expr::default();
+            let expr = e.update(&update)?;
+            let cond = e.update_condition(condition.as_ref())?;
+            let res = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key_map(key)))
+                .update_expression(expr)
+                .condition_expression(cond)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            match res {
+                Ok(out) => return from_attr_map(out.attributes.unwrap_or_default()),
+                Err(err) => match err.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(ex)) => {
+                        // An expired item counts as absent: remove it, then update as if it never was.
+                        let old = ex.item().cloned().map(from_attr_map).transpose()?;
+                        if attempt < EXPIRED_RETRIES && old.is_some_and(|o| o.is_expired(now())) {
+                            self.remove_expired(key).await?;
+                            continue;
+                        }
+                        return Err(AdapterError::ConditionFailed);
+                    }
+                    _ => return Err(classify(&err)),
+                },
+            }
         }
+        Err(AdapterError::ConditionFailed)
     }
 
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<bool> {
@@ -375,12 +454,10 @@ impl Table for DynamoTable {
             .send()
             .await;
         match res {
-            Ok(out) => Ok(out
-                .attributes
-                .map(from_attr_map)
-                .transpose()?
-                .is_some_and(|old| !old.is_expired(now()))),
-            Err(err) if err.as_service_error().is_some_and(is_conditional_failure) => Err(AdapterError::ConditionFailed),
+            Ok(out) => Ok(out.attributes.map(from_attr_map).transpose()?.is_some_and(|old| !old.is_expired(now()))),
+            Err(err) if err.as_service_error().is_some_and(is_conditional_failure) => {
+                Err(AdapterError::ConditionFailed)
+            }
             Err(err) => Err(classify(&err)),
         }
     }
@@ -410,7 +487,8 @@ impl Table for DynamoTable {
                 let last = c.decode()?;
                 let mut m = key_map(&Key { pk: last.pk, sk: last.sk });
                 if index.is_some() {
-                    let (gpk, gsk) = last.gsi1pk.zip(last.gsi1sk).ok_or_else(|| AdapterError::Invalid("malformed cursor".into()))?;
+                    let (gpk, gsk) =
+                        last.gsi1pk.zip(last.gsi1sk).ok_or_else(|| AdapterError::Invalid("malformed cursor".into()))?;
                     m.insert("GSI1PK".into(), s(&gpk));
                     m.insert("GSI1SK".into(), s(&gsk));
                 }
@@ -448,13 +526,26 @@ impl Table for DynamoTable {
     async fn transact_write(&self, ops: Vec<TxOp>) -> Result<()> {
         validate_transaction(&ops)?;
         let items = ops.iter().map(|op| build_tx_item(&self.table, op)).collect::<Result<Vec<_>>>()?;
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error().and_then(cancel_reasons) {
-                Some(reasons) => Err(AdapterError::TransactionCanceled { reasons }),
-                None => Err(classify(&err)),
-            },
+        for attempt in 1..=EXPIRED_RETRIES {
+            match self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await {
+                Ok(_) => return Ok(()),
+                Err(err) => {
+                    // Updates refuse to merge into expired items; remove those and try again.
+                    let expired = err.as_service_error().map(expired_blockers).unwrap_or_default();
+                    if attempt < EXPIRED_RETRIES && !expired.is_empty() {
+                        for key in &expired {
+                            self.remove_expired(key).await?;
+                        }
+                        continue;
+                    }
+                    return match err.as_service_error().and_then(cancel_reasons) {
+                        Some(reasons) => Err(AdapterError::TransactionCanceled { reasons }),
+                        None => Err(classify(&err)),
+                    };
+                }
+            }
         }
+        Err(AdapterError::Unavailable("transaction kept meeting expired items".into()))
     }
 
     async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<()> {

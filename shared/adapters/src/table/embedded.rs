@@ -67,8 +67,10 @@ impl EmbeddedTable {
 
     /// Physically removes expired items (reads already ignore them).
     pub async fn purge_expired(&self) -> Result<usize> {
-        self.with_conn(|c| Ok(c.execute("DELETE FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?1", [now()])?))
-            .await
+        self.with_conn(|c| {
+            Ok(c.execute("DELETE FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?1", [now()])?)
+        })
+        .await
     }
 }
 
@@ -89,7 +91,11 @@ const COLUMNS: &str = "pk, sk, gsi1pk, gsi1sk, expires_at, body";
 
 fn load(tx: &Transaction<'_>, key: &Key) -> Result<Option<Item>> {
     let item = tx
-        .query_row(&format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"), params![key.pk, key.sk], row_to_item)
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"),
+            params![key.pk, key.sk],
+            row_to_item,
+        )
         .optional()?;
     Ok(item.filter(|i| !i.is_expired(now())))
 }
@@ -137,9 +143,12 @@ pub(crate) fn apply_update(key: &Key, current: Option<Item>, update: &Update) ->
     for (name, delta) in &update.add {
         let base = match item.attrs.get(name) {
             None => 0,
-            Some(v) => v.as_i64().ok_or_else(|| AdapterError::Invalid(format!("attribute {name} is not an integer")))?,
+            Some(v) => {
+                v.as_i64().ok_or_else(|| AdapterError::Invalid(format!("attribute {name} is not an integer")))?
+            }
         };
-        let sum = base.checked_add(*delta).ok_or_else(|| AdapterError::Invalid(format!("attribute {name} overflows")))?;
+        let sum =
+            base.checked_add(*delta).ok_or_else(|| AdapterError::Invalid(format!("attribute {name} overflows")))?;
         item.attrs.insert(name.clone(), Value::from(sum));
     }
     if let Some(g) = &update.gsi1 {
@@ -378,7 +387,9 @@ impl Table for EmbeddedTable {
 
     async fn probe(&self) -> Result<()> {
         self.with_conn(|c| {
-            c.query_row("SELECT count(*) FROM items WHERE pk = 'SYSTEM' AND sk = 'HEALTH'", [], |r| r.get::<_, i64>(0))?;
+            c.query_row("SELECT count(*) FROM items WHERE pk = 'SYSTEM' AND sk = 'HEALTH'", [], |r| {
+                r.get::<_, i64>(0)
+            })?;
             Ok(())
         })
         .await

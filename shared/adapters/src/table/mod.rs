@@ -13,9 +13,9 @@
 //!   is all-or-nothing;
 //! - items are at most [`MAX_ITEM_BYTES`] bytes.
 
-pub mod embedded;
 #[cfg(feature = "aws-table")]
 pub mod dynamo;
+pub mod embedded;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -100,8 +100,9 @@ impl Item {
 
     /// Deserialises the attributes into a typed record.
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_value(Value::Object(self.attrs.clone()))
-            .map_err(|e| AdapterError::Storage(format!("item {}/{} has an unexpected shape: {e}", self.key.pk, self.key.sk)))
+        serde_json::from_value(Value::Object(self.attrs.clone())).map_err(|e| {
+            AdapterError::Storage(format!("item {}/{} has an unexpected shape: {e}", self.key.pk, self.key.sk))
+        })
     }
 
     /// Size estimate in bytes, the way DynamoDB counts it (names plus values).
@@ -115,8 +116,10 @@ impl Item {
     /// Checks the rules every write must satisfy.
     pub fn validate(&self) -> Result<()> {
         validate_key(&self.key)?;
-        if let Some(g) = &self.gsi1 {
-            if g.pk.is_empty() || g.sk.is_empty() {
+        if let Some(g) = &self.gsi1
+            && (g.pk.is_empty() || g.sk.is_empty())
+        {
+            {
                 return Err(AdapterError::Invalid("GSI1 keys must not be empty".into()));
             }
         }
@@ -210,7 +213,12 @@ impl Update {
                 return Err(AdapterError::Invalid(format!("attribute {name} appears twice in one update")));
             }
         }
-        if self.set.is_empty() && self.remove.is_empty() && self.add.is_empty() && self.gsi1.is_none() && self.expires_at.is_none() {
+        if self.set.is_empty()
+            && self.remove.is_empty()
+            && self.add.is_empty()
+            && self.gsi1.is_none()
+            && self.expires_at.is_none()
+        {
             return Err(AdapterError::Invalid("an update must change something".into()));
         }
         Ok(())
