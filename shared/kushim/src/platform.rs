@@ -120,6 +120,18 @@ async fn create_embedded_queues(set: &EmbeddedSet, template: &Template) -> Resul
     Ok(())
 }
 
+/// The URL of the queue the template's functions know as `JOBS_QUEUE_URL`.
+fn jobs_queue_url(template: &Template, urls: &BTreeMap<String, String>) -> String {
+    template
+        .functions
+        .iter()
+        .find_map(|f| match f.environment.get("JOBS_QUEUE_URL") {
+            Some(kushim_template::EnvValue::Ref(id)) => urls.get(id).cloned(),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
 impl Platform {
     /// Starts everything and returns once the gateway is listening.
     pub async fn start(options: PlatformOptions) -> Result<Self, PlatformError> {
@@ -161,7 +173,7 @@ impl Platform {
                     ("KUSHIM_BACKEND".to_owned(), "aws".to_owned()),
                     ("TABLE_NAME".to_owned(), p.table_name.clone()),
                     ("EVIDENCE_BUCKET".to_owned(), p.bucket_name.clone()),
-                    ("JOBS_QUEUE_URL".to_owned(), p.queue_urls.values().next().cloned().unwrap_or_default()),
+                    ("JOBS_QUEUE_URL".to_owned(), jobs_queue_url(template, &p.queue_urls)),
                     ("SECRETS_PREFIX".to_owned(), format!("{prefix}/")),
                 ];
                 if let Some(bus) = &p.event_bus_name {

@@ -58,6 +58,15 @@ fn to_chrono(d: &S3DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(d.secs(), d.subsec_nanos())
 }
 
+fn presigned(req: &aws_sdk_s3::presigning::PresignedRequest, expires_in: Duration) -> PresignedRequest {
+    PresignedRequest {
+        method: req.method().to_owned(),
+        url: req.uri().to_owned(),
+        headers: req.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        expires_at: Utc::now() + chrono::Duration::from_std(expires_in).unwrap_or_default(),
+    }
+}
+
 fn lock_mode(m: &ObjectLockMode) -> LockMode {
     if *m == ObjectLockMode::Compliance { LockMode::Compliance } else { LockMode::Governance }
 }
@@ -239,12 +248,7 @@ impl BlobStore for S3Blobs {
             .presigned(cfg)
             .await
             .map_err(|e| classify(&e))?;
-        Ok(PresignedRequest {
-            method: req.method().to_owned(),
-            url: req.uri().to_owned(),
-            headers: req.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
-            expires_at: Utc::now() + chrono::Duration::from_std(expires_in).unwrap_or_default(),
-        })
+        Ok(presigned(&req, expires_in))
     }
 
     async fn presign_put(
@@ -268,12 +272,7 @@ impl BlobStore for S3Blobs {
             .presigned(cfg)
             .await
             .map_err(|e| classify(&e))?;
-        Ok(PresignedRequest {
-            method: req.method().to_owned(),
-            url: req.uri().to_owned(),
-            headers: req.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
-            expires_at: Utc::now() + chrono::Duration::from_std(expires_in).unwrap_or_default(),
-        })
+        Ok(presigned(&req, expires_in))
     }
 
     async fn probe(&self) -> Result<()> {
