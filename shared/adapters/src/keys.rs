@@ -53,6 +53,88 @@ pub fn job_rejected(tenant: &TenantId, job: &JobId) -> Key {
     Key::new(tenant_pk(tenant), format!("JOBREJECT#{job}"))
 }
 
+/// One audit event; sequence numbers are zero-padded so they sort numerically.
+pub fn audit_event(tenant: &TenantId, seq: u64) -> Key {
+    Key::new(tenant_pk(tenant), format!("{AUDIT_PREFIX}{seq:020}"))
+}
+
+/// Prefix listing a tenant's audit events.
+pub const AUDIT_PREFIX: &str = "AUDIT#";
+
+/// The head of a tenant's audit chain (last sequence number and hash).
+pub fn audit_head(tenant: &TenantId) -> Key {
+    Key::new(tenant_pk(tenant), "AUDITHEAD")
+}
+
+/// The stored outcome of a request made with an `Idempotency-Key`, scoped to the caller
+/// (`scope` is the principal id, or `anon` plus a digest for public routes).
+pub fn idempotency(partition: &str, scope: &str, key_digest: &str) -> Key {
+    Key::new(partition.to_owned(), format!("IDEM#{scope}#{key_digest}"))
+}
+
+/// A tenant's request counter for one rate-limit window (epoch seconds of its start).
+pub fn rate_window(tenant: &TenantId, window_start: i64) -> Key {
+    Key::new(tenant_pk(tenant), format!("RATE#{window_start}"))
+}
+
+/// A user of a tenant.
+pub fn user(tenant: &TenantId, user_id: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("{USER_PREFIX}{user_id}"))
+}
+
+/// Prefix listing a tenant's users.
+pub const USER_PREFIX: &str = "USER#";
+
+/// A user's password hash, kept apart from the user record so no listing ever carries it.
+pub fn credential(tenant: &TenantId, user_id: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("CRED#{user_id}"))
+}
+
+/// The global claim on an email address (one account per address), pointing at its user.
+pub fn email(normalized_email: &str) -> Key {
+    Key::new(format!("EMAIL#{normalized_email}"), "EMAIL")
+}
+
+/// A sign-in session (a refresh-token family) of a user.
+pub fn session(tenant: &TenantId, user_id: &str, family: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("{}{family}", session_prefix(user_id)))
+}
+
+/// Prefix listing one user's sessions.
+pub fn session_prefix(user_id: &str) -> String {
+    format!("SESSION#{user_id}#")
+}
+
+/// A refresh token, by the SHA-256 of its value.
+pub fn refresh_token(token_hash: &str) -> Key {
+    Key::new(format!("REFRESH#{token_hash}"), "REFRESH")
+}
+
+/// An invitation, by the SHA-256 of its token.
+pub fn invitation(token_hash: &str) -> Key {
+    Key::new(format!("INVITE#{token_hash}"), "INVITE")
+}
+
+/// An API key, by its public id (the part after `kus_`).
+pub fn api_key(key_id: &str) -> Key {
+    Key::new(format!("APIKEY#{key_id}"), "APIKEY")
+}
+
+/// The GSI1 partition listing a tenant's API keys.
+pub fn api_keys_index(tenant: &TenantId) -> String {
+    format!("{}#APIKEYS", tenant_pk(tenant))
+}
+
+/// Failed sign-in attempts of one account, by the SHA-256 of its email address.
+pub fn login_failures(email_digest: &str) -> Key {
+    Key::new(format!("LOGINFAIL#{email_digest}"), "FAILURES")
+}
+
+/// Sign-in attempts from one source address in one window.
+pub fn login_source(source: &str, window_start: i64) -> Key {
+    Key::new(format!("LOGINSRC#{source}"), format!("W#{window_start}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +146,6 @@ mod tests {
         assert_eq!(run(&t, &RunId::new("r1").unwrap()).sk, "RUN#r1");
         assert!(run(&t, &RunId::new("r1").unwrap()).sk.starts_with(RUN_PREFIX));
         assert_ne!(health_probe(), schedule_tick("daily"));
+        assert!(audit_event(&t, 2).sk < audit_event(&t, 10).sk, "sequence numbers sort numerically");
     }
 }

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription};
+use aws_lambda_events::apigw::{
+    ApiGatewayRequestAuthorizer, ApiGatewayV2CustomAuthorizerV2Request, ApiGatewayV2httpRequestContext,
+    ApiGatewayV2httpRequestContextHttpDescription,
+};
 use axum::body::{Body as AxumBody, to_bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response as AxumResponse};
@@ -22,7 +25,7 @@ use kushim_template::Template;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body as LambdaBody, RequestExt};
 
-use crate::registry::{Handler, HttpHandler};
+use crate::registry::{AuthorizerHandler, Handler, HttpHandler};
 
 /// API Gateway's payload limit.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -36,6 +39,29 @@ pub struct Gateway {
     pub handlers: Arc<BTreeMap<String, Handler>>,
     /// The embedded blob store, whose presigned URLs the gateway serves.
     pub blobs: Option<Arc<EmbeddedBlobs>>,
+    /// Authorizer name → the binary of its function.
+    pub authorizers: Arc<BTreeMap<String, String>>,
+}
+
+/// The template's HTTP API authorizers, by name, mapped to their functions' binaries.
+pub fn authorizers(template: &Template) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Some(resources) = template.raw.get("Resources").and_then(|r| r.as_object()) else { return out };
+    for api in resources.values().filter(|r| r.get("Type").and_then(|t| t.as_str()) == Some("AWS::Serverless::HttpApi"))
+    {
+        let Some(auths) = api.pointer("/Properties/Auth/Authorizers").and_then(|a| a.as_object()) else { continue };
+        for (name, def) in auths {
+            let logical = match def.pointer("/FunctionArn/Fn::GetAtt") {
+                Some(serde_json::Value::Array(parts)) => parts.first().and_then(|p| p.as_str()).map(str::to_owned),
+                Some(serde_json::Value::String(s)) => s.split('.').next().map(str::to_owned),
+                _ => None,
+            };
+            if let Some(f) = logical.and_then(|l| template.function(&l)) {
+                out.insert(name.clone(), f.binary.clone());
+            }
+        }
+    }
+    out
 }
 
 /// The axum router.
@@ -86,6 +112,16 @@ async fn dispatch(gw: Gateway, peer: SocketAddr, req: axum::extract::Request, re
         let p = if known_path { Problem::method_not_allowed() } else { Problem::not_found() };
         return problem(p.detail(format!("no route for {method} {path}")), request_id);
     };
+    let authorizer = match &found.route.auth {
+        None => None,
+        Some(name) => match gw.authorizers.get(name).and_then(|binary| gw.handlers.get(binary)) {
+            Some(Handler::Authorizer(a)) => Some(a.clone()),
+            _ => {
+                tracing::error!(authorizer = %name, "route names an authorizer this build does not have");
+                return problem(Problem::internal(), request_id);
+            }
+        },
+    };
     let Some(Handler::Http(handler)) = gw.handlers.get(&found.function.binary) else {
         tracing::error!(binary = %found.function.binary, "route has no HTTP handler");
         return problem(Problem::internal(), request_id);
@@ -100,7 +136,29 @@ async fn dispatch(gw: Gateway, peer: SocketAddr, req: axum::extract::Request, re
             return problem(p, request_id);
         }
     };
-    let lambda_req = to_lambda_request(parts, bytes, found.params, &route_key, peer, request_id);
+    let mut lambda_req = to_lambda_request(parts, bytes, found.params, &route_key, peer, request_id);
+    if let Some(authorizer) = authorizer {
+        match authorize(&authorizer, &lambda_req, &route_key).await {
+            Ok(Some(fields)) => {
+                if let Some(RequestContext::ApiGatewayV2(ctx)) = lambda_req.request_context_ref().cloned() {
+                    let mut ctx = ctx;
+                    let mut auth = ApiGatewayRequestAuthorizer::default();
+                    auth.fields = fields;
+                    ctx.authorizer = Some(auth);
+                    lambda_req = lambda_req.with_request_context(RequestContext::ApiGatewayV2(ctx));
+                }
+            }
+            Ok(None) => {
+                let p = Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden")
+                    .detail("the authorizer denied the request");
+                return problem(p, request_id);
+            }
+            Err(e) => {
+                tracing::error!(request_id, error = %e, "authorizer failed");
+                return problem(Problem::internal(), request_id);
+            }
+        }
+    }
     call(handler, lambda_req, request_id).await
 }
 
@@ -150,6 +208,28 @@ fn to_lambda_request(
         .with_request_context(RequestContext::ApiGatewayV2(ctx))
         .with_path_parameters(path_params)
         .with_query_string_parameters(query)
+}
+
+/// Runs the route's authorizer as API Gateway would: `Some(context)` when it allows the request.
+async fn authorize(
+    authorizer: &AuthorizerHandler,
+    req: &lambda_http::Request,
+    route_key: &str,
+) -> Result<Option<std::collections::HashMap<String, serde_json::Value>>, String> {
+    let mut event = ApiGatewayV2CustomAuthorizerV2Request::default();
+    event.version = Some("2.0".into());
+    event.type_ = Some("REQUEST".into());
+    event.route_key = Some(route_key.to_owned());
+    event.raw_path = Some(req.uri().path().to_owned());
+    event.raw_query_string = req.uri().query().map(str::to_owned);
+    event.headers = req.headers().clone();
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
+        event.request_context = ctx.clone();
+    }
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = uuid::Uuid::new_v4().to_string();
+    let resp = authorizer(lambda_runtime::LambdaEvent::new(event, context)).await.map_err(|e| e.to_string())?;
+    Ok(resp.is_authorized.then_some(resp.context))
 }
 
 async fn call(handler: &HttpHandler, req: lambda_http::Request, request_id: &str) -> AxumResponse {

@@ -212,6 +212,7 @@ impl Platform {
             template,
             handlers: handlers.clone(),
             blobs: embedded.as_ref().map(|s| s.blobs.clone()),
+            authorizers: Arc::new(gateway::authorizers(template)),
         });
         let mut stop = shutdown.subscribe();
         tasks.spawn(async move {

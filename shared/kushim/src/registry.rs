@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
+use aws_lambda_events::apigw::{ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::BoxFuture;
 use kushim_lambda::{Backends, Config, ConfigError, Error};
@@ -16,6 +19,15 @@ pub type HttpHandler = Arc<dyn Fn(Request) -> BoxFuture<'static, Result<Response
 /// An SQS-triggered function.
 pub type SqsHandler =
     Arc<dyn Fn(LambdaEvent<SqsEvent>) -> BoxFuture<'static, Result<SqsBatchResponse, Error>> + Send + Sync>;
+/// An HTTP API Lambda authorizer (payload 2.0, simple responses).
+pub type AuthorizerHandler = Arc<
+    dyn Fn(
+            LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>,
+        )
+            -> BoxFuture<'static, Result<ApiGatewayV2CustomAuthorizerSimpleResponse<HashMap<String, Value>>, Error>>
+        + Send
+        + Sync,
+>;
 /// A function invoked with a JSON event (schedules).
 pub type EventHandler = Arc<dyn Fn(LambdaEvent<Value>) -> BoxFuture<'static, Result<Value, Error>> + Send + Sync>;
 
@@ -28,19 +40,47 @@ pub enum Handler {
     Sqs(SqsHandler),
     /// JSON events.
     Event(EventHandler),
+    /// Request authorizer.
+    Authorizer(AuthorizerHandler),
 }
 
 /// Every binary this build knows, in the template's naming.
-pub const BINARIES: &[&str] = &["api-health", "worker-jobs", "planner"];
+pub const BINARIES: &[&str] = &[
+    "api-health",
+    "worker-jobs",
+    "planner",
+    "authorizer",
+    "api-auth",
+    "api-users",
+    "api-api-keys",
+    "api-tenant",
+    "api-audit",
+];
+
+macro_rules! http {
+    ($krate:ident, $config:expr, $backends:expr) => {{
+        let state = Arc::new($krate::State::new($config, $backends)?);
+        Handler::Http(Arc::new(move |req| {
+            let state = state.clone();
+            Box::pin(async move { $krate::handle(&state, req).await })
+        }))
+    }};
+}
 
 /// Builds the handler of `binary` with its configuration and the shared backends.
 pub fn build(binary: &str, config: &Config, backends: &Backends) -> Result<Option<Handler>, ConfigError> {
     Ok(Some(match binary {
-        "api-health" => {
-            let state = Arc::new(api_health::State::new(config, backends)?);
-            Handler::Http(Arc::new(move |req| {
+        "api-health" => http!(api_health, config, backends),
+        "api-auth" => http!(api_auth, config, backends),
+        "api-users" => http!(api_users, config, backends),
+        "api-api-keys" => http!(api_api_keys, config, backends),
+        "api-tenant" => http!(api_tenant, config, backends),
+        "api-audit" => http!(api_audit, config, backends),
+        "authorizer" => {
+            let state = Arc::new(authorizer::State::new(config, backends)?);
+            Handler::Authorizer(Arc::new(move |event| {
                 let state = state.clone();
-                Box::pin(async move { api_health::handle(&state, req).await })
+                Box::pin(async move { authorizer::handle(&state, event).await })
             }))
         }
         "worker-jobs" => {
@@ -87,12 +127,57 @@ mod tests {
         for f in &template.functions {
             let handler = build(&f.binary, &config, &set.backends()).unwrap().expect("registered");
             let kinds = [!f.routes.is_empty(), !f.sqs_sources.is_empty(), !f.schedules.is_empty()];
-            assert_eq!(kinds.iter().filter(|k| **k).count(), 1, "{} must have exactly one kind of trigger", f.binary);
+            let triggers = kinds.iter().filter(|k| **k).count();
             match handler {
+                Handler::Authorizer(_) => assert_eq!(triggers, 0, "{} is an authorizer and has no event", f.binary),
+                _ => assert_eq!(triggers, 1, "{} must have exactly one kind of trigger", f.binary),
+            }
+            match handler {
+                Handler::Authorizer(_) => {}
                 Handler::Http(_) => assert!(!f.routes.is_empty(), "{} is HTTP but has no route", f.binary),
                 Handler::Sqs(_) => assert!(!f.sqs_sources.is_empty(), "{} takes SQS but has no queue", f.binary),
                 Handler::Event(_) => assert!(!f.schedules.is_empty(), "{} takes events but has no schedule", f.binary),
             }
         }
     }
+}
+
+/// One route a function serves and the access it requires, as the function itself declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredRoute {
+    /// The function's binary.
+    pub binary: &'static str,
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path template.
+    pub path: &'static str,
+    /// What the caller needs.
+    pub access: kushim_api::Access,
+}
+
+macro_rules! declared {
+    ($out:ident, $binary:literal, $krate:ident) => {
+        $out.extend($krate::routes().into_iter().map(|r| DeclaredRoute {
+            binary: $binary,
+            method: r.method,
+            path: r.path,
+            access: r.access,
+        }));
+    };
+}
+
+/// Every route every API function declares in its own route table (the template must match).
+pub fn declared_routes() -> Vec<DeclaredRoute> {
+    let mut out = vec![DeclaredRoute {
+        binary: "api-health",
+        method: "GET",
+        path: "/v1/health",
+        access: kushim_api::Access::Public,
+    }];
+    declared!(out, "api-auth", api_auth);
+    declared!(out, "api-users", api_users);
+    declared!(out, "api-api-keys", api_api_keys);
+    declared!(out, "api-tenant", api_tenant);
+    declared!(out, "api-audit", api_audit);
+    out
 }

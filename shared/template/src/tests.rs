@@ -11,7 +11,7 @@ use crate::{BucketDef, EnvValue, GsiDef, QueueDef, Route, Schedule, SqsSource, T
 fn bundled_template_parses() {
     let template = bundled();
     assert_eq!(template.raw["Transform"], "AWS::Serverless-2016-10-31");
-    assert_eq!(template.functions.len(), 3);
+    assert_eq!(template.functions.len(), 9);
     assert_eq!(template.event_buses, ["EventBus"]);
     assert_eq!(template.parameter_defaults["Stage"], "prod");
     assert_eq!(template.parameter_defaults["EvidenceRetentionDays"], 365);
@@ -82,7 +82,20 @@ fn jobs_queue_outlasts_its_consumer_and_redrives_to_a_two_week_dlq() {
 #[test]
 fn every_function_names_its_binary() {
     let binaries: Vec<&str> = bundled().functions.iter().map(|f| f.binary.as_str()).collect();
-    assert_eq!(binaries, ["api-health", "worker-jobs", "planner"]);
+    assert_eq!(
+        binaries,
+        [
+            "api-health",
+            "worker-jobs",
+            "planner",
+            "authorizer",
+            "api-auth",
+            "api-users",
+            "api-api-keys",
+            "api-tenant",
+            "api-audit"
+        ]
+    );
 }
 
 #[test]
@@ -104,8 +117,7 @@ fn globals_apply_and_the_function_wins() {
 fn health_route_is_get_v1_health() {
     let template = bundled();
     let routes = template.routes();
-    assert_eq!(routes.len(), 1);
-    let (function, route) = routes[0];
+    let (function, route) = routes.iter().find(|(_, r)| r.path == "/v1/health").copied().expect("health route");
     assert_eq!(function.binary, "api-health");
     assert_eq!(
         *route,
