@@ -52,7 +52,15 @@ async fn start(dir: &std::path::Path, aws: bool) -> Platform {
     } else {
         BackendChoice::Embedded
     };
-    Platform::start(PlatformOptions { port: 0, data_dir: dir.to_path_buf(), backend, schedules: false }).await.unwrap()
+    Platform::start(PlatformOptions {
+        port: 0,
+        data_dir: dir.to_path_buf(),
+        backend,
+        schedules: false,
+        cors_origins: Vec::new(),
+    })
+    .await
+    .unwrap()
 }
 
 struct Api {

@@ -7,9 +7,15 @@ use kushim::{BackendChoice, Platform, PlatformOptions};
 use serde_json::Value;
 
 async fn start(dir: &std::path::Path, backend: BackendChoice) -> Platform {
-    Platform::start(PlatformOptions { port: 0, data_dir: dir.to_path_buf(), backend, schedules: false })
-        .await
-        .expect("platform starts")
+    Platform::start(PlatformOptions {
+        port: 0,
+        data_dir: dir.to_path_buf(),
+        backend,
+        schedules: false,
+        cors_origins: Vec::new(),
+    })
+    .await
+    .expect("platform starts")
 }
 
 async fn aws_backend() -> BackendChoice {

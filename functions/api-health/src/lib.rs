@@ -14,6 +14,7 @@ use kushim_lambda::{Backends, Config, ConfigError, Problem};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
+use utoipa::OpenApi;
 
 /// How long one probe may take before it counts as down.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -40,7 +41,7 @@ impl State {
 }
 
 /// One backend's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Check {
     /// `ok` or `down`.
     pub status: &'static str,
@@ -52,7 +53,7 @@ pub struct Check {
 }
 
 /// The three checks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Checks {
     /// The table.
     pub table: Check,
@@ -62,8 +63,8 @@ pub struct Checks {
     pub queue: Check,
 }
 
-/// The response body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The health report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Health {
     /// `ok` when every check passes, otherwise `unavailable`.
     pub status: &'static str,
@@ -118,6 +119,21 @@ pub async fn check(state: &State) -> Health {
 }
 
 /// The Lambda handler.
+#[utoipa::path(
+    get,
+    path = "/v1/health",
+    operation_id = "getHealth",
+    tag = "health",
+    summary = "Check the platform's health",
+    description = "Probes the table, the evidence store and the jobs queue concurrently, each within 3 seconds. \
+        Answers 200 when every backend is up and 503 naming the failing parts otherwise. Needs no credentials; \
+        it shows statuses and stable error codes only, never backend messages.",
+    responses(
+        (status = 200, description = "Every backend is up.", body = Health),
+        (status = 503, description = "At least one backend is down; `failing` names it.", body = Health),
+    ),
+    extensions(("x-kushim-access" = json!("public")))
+)]
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, kushim_lambda::Error> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Ok(Problem::method_not_allowed().for_request(&req));
@@ -127,6 +143,18 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, kushi
     let mut resp = json_response(status, &health);
     resp.headers_mut().insert("cache-control", lambda_http::http::HeaderValue::from_static("no-store"));
     Ok(resp)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(handle),
+    tags((name = "health", description = "Liveness of the platform and its backends."))
+)]
+struct ApiDoc;
+
+/// This function's OpenAPI document (its one public route).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
 }
 
 #[cfg(test)]

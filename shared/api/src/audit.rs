@@ -19,7 +19,7 @@ use crate::Ctx;
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// How an audited action ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// It happened.
@@ -29,7 +29,7 @@ pub enum Outcome {
 }
 
 /// What the caller records.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewEvent {
     /// User id, API key id, or `anonymous`.
     pub actor: String,
@@ -66,7 +66,7 @@ impl NewEvent {
 }
 
 /// A stored event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     /// Position in the tenant's chain, from 1.
     pub seq: u64,
@@ -75,7 +75,7 @@ pub struct Event {
     /// The recorded fields.
     #[serde(flatten)]
     pub event: NewEvent,
-    /// Hash of the previous event (or [`GENESIS`]).
+    /// Hash of the previous event (64 zeros, `GENESIS`, for the first event).
     pub prev_hash: String,
     /// SHA-256 over this event's canonical JSON without `hash`.
     pub hash: String,

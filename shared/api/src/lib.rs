@@ -11,13 +11,16 @@
 //! - [`paging`]: bounded `limit` and HMAC-sealed cursors;
 //! - [`idempotency`]: `Idempotency-Key` replay and conflict detection for creating POSTs;
 //! - [`ratelimit`]: per-tenant request budgets (429 with `Retry-After`);
-//! - [`audit`]: the append-only, per-tenant hash-chained audit log.
+//! - [`audit`]: the append-only, per-tenant hash-chained audit log;
+//! - [`openapi`]: the OpenAPI pieces every function's document shares (security scheme, problem
+//!   responses, each operation's required access).
 
 pub mod audit;
 pub mod body;
 pub mod error;
 pub mod headers;
 pub mod idempotency;
+pub mod openapi;
 pub mod paging;
 pub mod principal;
 pub mod ratelimit;

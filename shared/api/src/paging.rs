@@ -33,7 +33,7 @@ pub fn cursor(ctx: &Ctx<'_>, key: &[u8; 32]) -> Result<Option<Cursor>, ApiError>
 }
 
 /// A page as the API returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PageBody<T: Serialize> {
     /// The items.
     pub items: Vec<T>,

@@ -11,6 +11,7 @@ use lambda_http::{Request, RequestExt};
 
 use kushim_adapters::table::Table;
 
+use crate::audit::{NewEvent, Outcome};
 use crate::{ApiError, Principal, Response, headers};
 
 /// What a route requires of the caller.
@@ -112,9 +113,10 @@ fn context_fields(req: &Request) -> (Option<String>, String, Option<String>, Opt
     }
 }
 
-/// Finds the route for the request, checks access, applies the tenant's rate limit (when a
-/// table is given), runs the handler and shapes the response.
-pub async fn dispatch<S>(routes: &[Route<S>], state: &S, req: Request, limiter: Option<&dyn Table>) -> Response {
+/// Finds the route for the request, checks access, applies the tenant's rate limit, runs the
+/// handler and shapes the response. With a table, refused or failed mutations by an authenticated
+/// caller are written to the audit log too (handlers record their successes themselves).
+pub async fn dispatch<S>(routes: &[Route<S>], state: &S, req: Request, table: Option<&dyn Table>) -> Response {
     let (route_key, request_id, source_ip, user_agent) = context_fields(&req);
     let route = route_key.as_deref().and_then(|k| routes.iter().find(|r| r.key() == k));
     let Some(route) = route else {
@@ -128,7 +130,7 @@ pub async fn dispatch<S>(routes: &[Route<S>], state: &S, req: Request, limiter: 
         (Access::Requires(p), Some(who)) if who.allows(p) => Ok(()),
         (Access::Requires(_), Some(_)) => Err(ApiError::Forbidden),
     };
-    let allowed = match (allowed, limiter, &principal) {
+    let allowed = match (allowed, table, &principal) {
         (Ok(()), Some(table), Some(who)) => {
             let budget = rate_budget(&req);
             crate::ratelimit::check(table, &who.tenant_id, budget).await
@@ -144,6 +146,14 @@ pub async fn dispatch<S>(routes: &[Route<S>], state: &S, req: Request, limiter: 
         Ok(resp) => resp,
         Err(e) => e.into_response(&req),
     };
+    let mutation = !matches!(route.method, "GET" | "HEAD" | "OPTIONS");
+    if let (true, Some(table), Some(who)) = (mutation && resp.status().is_client_error(), table, &ctx.principal) {
+        let target = Some(format!("{} -> {}", route.key(), resp.status().as_u16()));
+        let event = NewEvent::from_ctx(&ctx, "request.refused", target, Outcome::Failure);
+        if let Err(e) = crate::audit::append(table, &who.tenant_id, event).await {
+            tracing::error!(code = e.code(), "could not write an audit event");
+        }
+    }
     tracing::info!(
         route = %route.key(),
         status = resp.status().as_u16(),

@@ -45,7 +45,7 @@ const KID_BYTES: usize = 16;
 const ALG: &str = "EdDSA";
 
 /// Who a token speaks for: a person who logged in, or an API key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PrincipalKind {
     /// A human user (password login, refresh).

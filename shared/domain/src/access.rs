@@ -11,6 +11,7 @@ use crate::DomainError;
 
 /// A role inside one tenant, from most to least powerful.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including tenant-wide settings and deleting the tenant.
@@ -31,6 +32,7 @@ pub const ROLES: [Role; 5] = [Role::Owner, Role::Admin, Role::Member, Role::Audi
 
 /// An action a route requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Permission {
     /// Read one's own profile, change one's own password.
     #[serde(rename = "profile:self")]
@@ -244,9 +246,40 @@ impl Grant {
     }
 }
 
+/// The permission matrix as a Markdown table (roles across, permissions down). The copy in
+/// `docs/permissions.md` is checked against this by a test, so the document cannot drift.
+pub fn matrix_markdown() -> String {
+    let mut out = String::from("| permission |");
+    for r in ROLES {
+        out.push_str(&format!(" {r} |"));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(ROLES.len()));
+    out.push('\n');
+    for p in PERMISSIONS {
+        out.push_str(&format!("| `{}` |", p.as_scope()));
+        for r in ROLES {
+            out.push_str(if r.allows(p) { " yes |" } else { " – |" });
+        }
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_matrix_is_the_enforced_one() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/permissions.md"))
+            .expect("docs/permissions.md exists");
+        assert!(
+            doc.contains(&matrix_markdown()),
+            "docs/permissions.md is out of date; replace its table with:\n{}",
+            matrix_markdown()
+        );
+    }
 
     #[test]
     fn owner_does_everything_and_admin_all_but_tenant_settings() {

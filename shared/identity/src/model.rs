@@ -22,7 +22,7 @@ pub struct TenantRecord {
 }
 
 /// Tenant-wide settings (owner only).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSettings {
     /// IANA time zone schedules run in.
@@ -68,7 +68,7 @@ impl TenantSettings {
 }
 
 /// Whether a user may sign in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UserStatus {
     /// Normal.
@@ -101,19 +101,19 @@ pub struct UserRecord {
 }
 
 /// What the API shows of a user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserView {
-    /// Id.
+    /// The user's id.
     pub id: String,
-    /// Email.
+    /// Normalised (lowercase) email address.
     pub email: String,
-    /// Name.
+    /// Display name.
     pub name: String,
-    /// Role.
+    /// Role in the tenant.
     pub role: Role,
-    /// Status.
+    /// Whether they may sign in.
     pub status: UserStatus,
-    /// Created.
+    /// When the user was created (RFC 3339).
     pub created_at: String,
 }
 
@@ -159,26 +159,26 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<i64>,
 }
 
-/// What the API shows of an API key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What the API shows of an API key (never its secret or hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiKeyView {
     /// Public id.
     pub id: String,
     /// Label.
     pub name: String,
-    /// Role.
+    /// The key's role.
     pub role: Role,
-    /// Scopes.
+    /// Permissions narrowing the role; absent or null means the whole role.
     pub scopes: Option<Vec<Permission>>,
-    /// Creator.
+    /// Id of the user who created it.
     pub created_by: String,
-    /// Created.
+    /// When it was created (RFC 3339).
     pub created_at: String,
-    /// Expiry (epoch seconds).
+    /// When it expires (epoch seconds); null if never.
     pub expires_at: Option<i64>,
-    /// Last use (epoch seconds).
+    /// When it was last used (epoch seconds, updated at most once a minute).
     pub last_used_at: Option<i64>,
-    /// Revocation (epoch seconds).
+    /// When it was revoked (epoch seconds); null while active.
     pub revoked_at: Option<i64>,
 }
 

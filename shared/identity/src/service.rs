@@ -50,9 +50,10 @@ impl Default for IdentityConfig {
 }
 
 /// A signed-in session: what login, sign-up, refresh and invitation acceptance return.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Session {
     /// The tenant.
+    #[schema(value_type = String)]
     pub tenant_id: TenantId,
     /// The user.
     pub user: UserView,
@@ -64,6 +65,7 @@ pub struct Session {
     pub expires_in: i64,
     /// The refresh token (single use).
     #[serde(serialize_with = "expose")]
+    #[schema(value_type = String)]
     pub refresh_token: SecretString,
 }
 

@@ -41,6 +41,90 @@ pub struct Gateway {
     pub blobs: Option<Arc<EmbeddedBlobs>>,
     /// Authorizer name → the binary of its function.
     pub authorizers: Arc<BTreeMap<String, String>>,
+    /// The HTTP API's CORS configuration.
+    pub cors: Arc<Cors>,
+}
+
+/// The HTTP API's `CorsConfiguration`, as API Gateway applies it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cors {
+    /// Allowed origins (exact match).
+    pub origins: Vec<String>,
+    /// Allowed methods.
+    pub methods: Vec<String>,
+    /// Allowed request headers (lowercase).
+    pub headers: Vec<String>,
+    /// Preflight cache time.
+    pub max_age: Option<u64>,
+}
+
+fn strings(v: Option<&serde_json::Value>, template: &Template) -> Vec<String> {
+    match v {
+        Some(serde_json::Value::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
+        Some(serde_json::Value::String(s)) => vec![s.clone()],
+        Some(obj) => match obj.get("Fn::Split").and_then(|s| s.as_array()) {
+            // !Split [",", !Ref Param]: the parameter's default, split.
+            Some(parts) if parts.len() == 2 => {
+                let sep = parts[0].as_str().unwrap_or(",");
+                let value = match &parts[1] {
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    other => other
+                        .get("Ref")
+                        .and_then(|r| r.as_str())
+                        .and_then(|name| template.parameter_defaults.get(name))
+                        .and_then(|d| d.as_str().map(str::to_owned)),
+                };
+                value
+                    .map(|v| v.split(sep).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        },
+        None => Vec::new(),
+    }
+}
+
+impl Cors {
+    /// Reads the first HTTP API's CORS configuration; `extra_origins` are added (e.g. a local
+    /// dashboard's origin).
+    pub fn from_template(template: &Template, extra_origins: &[String]) -> Self {
+        let resources = template.raw.get("Resources").and_then(|r| r.as_object());
+        let cfg = resources.into_iter().flat_map(|r| r.values()).find_map(|r| {
+            (r.get("Type").and_then(|t| t.as_str()) == Some("AWS::Serverless::HttpApi"))
+                .then(|| r.pointer("/Properties/CorsConfiguration"))
+                .flatten()
+        });
+        let Some(cfg) = cfg else { return Self::default() };
+        let mut origins = strings(cfg.get("AllowOrigins"), template);
+        origins.extend(extra_origins.iter().cloned());
+        Self {
+            origins,
+            methods: strings(cfg.get("AllowMethods"), template).into_iter().map(|m| m.to_uppercase()).collect(),
+            headers: strings(cfg.get("AllowHeaders"), template).into_iter().map(|h| h.to_lowercase()).collect(),
+            max_age: cfg.get("MaxAge").and_then(|m| m.as_u64()),
+        }
+    }
+
+    fn allows(&self, origin: &str) -> bool {
+        self.origins.iter().any(|o| o == origin || o == "*")
+    }
+}
+
+fn preflight(cors: &Cors, headers: &http::HeaderMap) -> Option<AxumResponse> {
+    let origin = headers.get("origin")?.to_str().ok()?;
+    let method = headers.get("access-control-request-method")?.to_str().ok()?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    if cors.allows(origin) && cors.methods.iter().any(|m| m == method) {
+        let h = resp.headers_mut();
+        h.insert("access-control-allow-origin", HeaderValue::from_str(origin).ok()?);
+        h.insert("access-control-allow-methods", HeaderValue::from_str(&cors.methods.join(",")).ok()?);
+        h.insert("access-control-allow-headers", HeaderValue::from_str(&cors.headers.join(",")).ok()?);
+        if let Some(age) = cors.max_age {
+            h.insert("access-control-max-age", HeaderValue::from(age));
+        }
+    }
+    resp.headers_mut().insert("vary", HeaderValue::from_static("origin"));
+    Some(resp)
 }
 
 /// The template's HTTP API authorizers, by name, mapped to their functions' binaries.
@@ -92,7 +176,20 @@ async fn handle(
     req: axum::extract::Request,
 ) -> AxumResponse {
     let request_id = uuid::Uuid::new_v4().to_string();
+    if req.method() == http::Method::OPTIONS
+        && let Some(resp) = preflight(&gw.cors, req.headers())
+    {
+        return resp;
+    }
+    let origin = req.headers().get("origin").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let cors = gw.cors.clone();
     let mut resp = dispatch(gw, peer, req, &request_id).await;
+    if let Some(origin) = origin.filter(|o| cors.allows(o))
+        && let Ok(v) = HeaderValue::from_str(&origin)
+    {
+        resp.headers_mut().insert("access-control-allow-origin", v);
+        resp.headers_mut().insert("vary", HeaderValue::from_static("origin"));
+    }
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("apigw-requestid", v);
     }
@@ -334,6 +431,24 @@ async fn serve_presigned(blobs: &EmbeddedBlobs, method: &str, rest: &str, req: a
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cors_comes_from_the_template() {
+        let cors = Cors::from_template(kushim_template::bundled(), &["http://localhost:5173".into()]);
+        assert!(cors.allows("https://app.example.com"), "{cors:?}");
+        assert!(cors.allows("http://localhost:5173"));
+        assert!(!cors.allows("https://evil.example"));
+        assert!(cors.methods.contains(&"PATCH".to_owned()));
+        assert!(cors.headers.contains(&"idempotency-key".to_owned()));
+        let mut h = http::HeaderMap::new();
+        h.insert("origin", HeaderValue::from_static("https://evil.example"));
+        h.insert("access-control-request-method", HeaderValue::from_static("POST"));
+        let denied = preflight(&cors, &h).unwrap();
+        assert!(!denied.headers().contains_key("access-control-allow-origin"));
+        h.insert("origin", HeaderValue::from_static("https://app.example.com"));
+        let allowed = preflight(&cors, &h).unwrap();
+        assert_eq!(allowed.headers()["access-control-allow-origin"], "https://app.example.com");
+    }
 
     #[test]
     fn query_strings_are_decoded() {

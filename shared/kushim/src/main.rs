@@ -32,6 +32,9 @@ enum Command {
         /// Do not run the template's schedules on their timetable.
         #[arg(long)]
         no_schedules: bool,
+        /// Also allow this browser origin (CORS), e.g. http://localhost:5173; repeatable.
+        #[arg(long = "cors-origin")]
+        cors_origins: Vec<String>,
     },
     /// List the HTTP routes the template declares and the function serving each.
     Routes,
@@ -47,7 +50,7 @@ fn default_data_dir() -> PathBuf {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     kushim_lambda::telemetry::init_local("info");
     match Cli::parse().command {
-        Command::Up { port, data_dir, aws, prefix, no_schedules } => {
+        Command::Up { port, data_dir, aws, prefix, no_schedules, cors_origins } => {
             let data_dir = data_dir.unwrap_or_else(default_data_dir);
             let backend = if aws { BackendChoice::Aws { prefix, sdk: None } } else { BackendChoice::Embedded };
             let platform = Platform::start(PlatformOptions {
@@ -55,6 +58,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 data_dir: data_dir.clone(),
                 backend,
                 schedules: !no_schedules,
+                cors_origins,
             })
             .await?;
             println!("Kushim is running at {} (data: {}). Press Ctrl-C to stop.", platform.url, data_dir.display());

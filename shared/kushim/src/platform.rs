@@ -50,6 +50,8 @@ pub struct PlatformOptions {
     pub backend: BackendChoice,
     /// Run the template's schedules on their timetable.
     pub schedules: bool,
+    /// Browser origins allowed besides the template's (e.g. a local dashboard).
+    pub cors_origins: Vec<String>,
 }
 
 /// Why the platform could not start.
@@ -213,6 +215,7 @@ impl Platform {
             handlers: handlers.clone(),
             blobs: embedded.as_ref().map(|s| s.blobs.clone()),
             authorizers: Arc::new(gateway::authorizers(template)),
+            cors: Arc::new(gateway::Cors::from_template(template, &options.cors_origins)),
         });
         let mut stop = shutdown.subscribe();
         tasks.spawn(async move {

@@ -55,6 +55,7 @@ pub const BINARIES: &[&str] = &[
     "api-api-keys",
     "api-tenant",
     "api-audit",
+    "api-docs",
 ];
 
 macro_rules! http {
@@ -76,6 +77,7 @@ pub fn build(binary: &str, config: &Config, backends: &Backends) -> Result<Optio
         "api-api-keys" => http!(api_api_keys, config, backends),
         "api-tenant" => http!(api_tenant, config, backends),
         "api-audit" => http!(api_audit, config, backends),
+        "api-docs" => http!(api_docs, config, backends),
         "authorizer" => {
             let state = Arc::new(authorizer::State::new(config, backends)?);
             Handler::Authorizer(Arc::new(move |event| {
@@ -179,5 +181,6 @@ pub fn declared_routes() -> Vec<DeclaredRoute> {
     declared!(out, "api-api-keys", api_api_keys);
     declared!(out, "api-tenant", api_tenant);
     declared!(out, "api-audit", api_audit);
+    declared!(out, "api-docs", api_docs);
     out
 }

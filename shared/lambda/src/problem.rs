@@ -13,11 +13,19 @@ pub const TYPE_BASE: &str = "https://kushim.dev/problems/";
 /// Media type of problem responses.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// A problem response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A problem response (RFC 9457), sent as `application/problem+json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "https://kushim.dev/problems/forbidden",
+    "title": "Forbidden",
+    "status": 403,
+    "detail": "your role or API key scopes do not allow this action",
+    "request_id": "c0ffee00-1234-4bcd-9f00-000000000000"
+}))]
 pub struct Problem {
     /// Stable URI naming the kind of error.
     #[serde(rename = "type")]
+    #[schema(format = "uri")]
     pub kind: String,
     /// Short summary of the kind.
     pub title: String,
