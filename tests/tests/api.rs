@@ -482,3 +482,56 @@ async fn repeated_wrong_passwords_lock_the_account() {
     assert!((1..=30).contains(&retry), "retry after {retry}");
     platform.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_tenant_over_its_budget_gets_429_with_retry_after_and_other_tenants_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = start(dir.path(), false).await;
+    let api = Api::new(&platform);
+    let a = token(&api.signup("Busy", "owner@busy.test").await);
+    let b = token(&api.signup("Calm", "owner@calm.test").await);
+    let settings = json!({"settings": {"time_zone": "UTC", "rate_limit_per_minute": 10, "allowed_email_domains": [], "session_days": 14}});
+    let set = api.call("PATCH", "/v1/tenant", Some(&a), Some(settings), None).await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    let mut limited = None;
+    for _ in 0..25 {
+        let r = api.call("GET", "/v1/users", Some(&a), None, None).await;
+        if r.status == 429 {
+            limited = Some(r);
+            break;
+        }
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let limited = limited.expect("the eleventh request in a minute must be refused");
+    assert_problem(&limited, 429, "rate-limited");
+    assert!(
+        limited
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|s| (1..=60).contains(&s))
+    );
+    let other = api.call("GET", "/v1/users", Some(&b), None, None).await;
+    assert_eq!(other.status, 200, "another tenant keeps its own budget");
+    platform.shutdown().await;
+}
+
+#[tokio::test]
+async fn refused_mutations_are_audited_as_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = start(dir.path(), false).await;
+    let api = Api::new(&platform);
+    let owner = token(&api.signup("Audit", "owner@audit.test").await);
+    let viewer = token(&api.add_user(&owner, "viewer@audit.test", Role::Viewer).await);
+    let denied =
+        api.call("POST", "/v1/api-keys", Some(&viewer), Some(json!({"name": "x", "role": "viewer"})), None).await;
+    assert_problem(&denied, 403, "forbidden");
+    let events = api.call("GET", "/v1/audit-events?action=request.refused", Some(&owner), None, None).await;
+    let items = events.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", events.text);
+    assert_eq!(items[0]["outcome"], "failure");
+    assert_eq!(items[0]["role"], "viewer");
+    assert_eq!(items[0]["target"], "POST /v1/api-keys -> 403");
+    platform.shutdown().await;
+}

@@ -147,7 +147,9 @@ pub async fn dispatch<S>(routes: &[Route<S>], state: &S, req: Request, table: Op
         Err(e) => e.into_response(&req),
     };
     let mutation = !matches!(route.method, "GET" | "HEAD" | "OPTIONS");
-    if let (true, Some(table), Some(who)) = (mutation && resp.status().is_client_error(), table, &ctx.principal) {
+    // Rate-limited requests are not audited: recording each would let a flood multiply writes.
+    let refused = resp.status().is_client_error() && resp.status() != lambda_http::http::StatusCode::TOO_MANY_REQUESTS;
+    if let (true, Some(table), Some(who)) = (mutation && refused, table, &ctx.principal) {
         let target = Some(format!("{} -> {}", route.key(), resp.status().as_u16()));
         let event = NewEvent::from_ctx(&ctx, "request.refused", target, Outcome::Failure);
         if let Err(e) = crate::audit::append(table, &who.tenant_id, event).await {
