@@ -94,9 +94,7 @@ async fn record(state: &State, session_tenant: &kushim_domain::TenantId, mut eve
     {
         event.actor = actor.to_owned();
     }
-    if let Err(e) = audit::append(state.table.as_ref(), session_tenant, event).await {
-        tracing::error!(code = e.code(), "could not write an audit event");
-    }
+    audit::record(state.table.as_ref(), session_tenant, event).await;
 }
 
 fn session_response(status: StatusCode, session: &Session) -> Response {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use kushim_adapters::table::Table;
-use kushim_api::audit::{self, NewEvent, Outcome};
+use kushim_api::audit;
 use kushim_api::idempotency;
 use kushim_api::openapi as problems;
 use kushim_api::paging::{self, PageBody};
@@ -119,11 +119,7 @@ fn now() -> i64 {
 }
 
 async fn audited(state: &State, ctx: &Ctx<'_>, action: &str, target: String) {
-    let Some(principal) = &ctx.principal else { return };
-    let event = NewEvent::from_ctx(ctx, action, Some(target), Outcome::Success);
-    if let Err(e) = audit::append(state.table.as_ref(), &principal.tenant_id, event).await {
-        tracing::error!(code = e.code(), "could not write an audit event");
-    }
+    audit::record_success(state.table.as_ref(), ctx, action, target).await;
 }
 
 /// What `GET /v1/me` shows when the caller is an API key.

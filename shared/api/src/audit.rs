@@ -128,6 +128,20 @@ pub async fn append(table: &dyn Table, tenant: &TenantId, event: NewEvent) -> Re
     Err(AdapterError::Throttled("audit chain too contended; gave up after 16 attempts".into()))
 }
 
+/// Records that the caller's request succeeded at `action` on `target`. An audit write that fails
+/// is logged (as an error, by code) and does not undo the request, which has already happened.
+pub async fn record_success(table: &dyn Table, ctx: &Ctx<'_>, action: &str, target: String) {
+    let Some(principal) = &ctx.principal else { return };
+    record(table, &principal.tenant_id, NewEvent::from_ctx(ctx, action, Some(target), Outcome::Success)).await;
+}
+
+/// Appends an event, logging (never failing the request) when the write fails.
+pub async fn record(table: &dyn Table, tenant: &TenantId, event: NewEvent) {
+    if let Err(e) = append(table, tenant, event).await {
+        tracing::error!(code = e.code(), "could not write an audit event");
+    }
+}
+
 fn rand_jitter() -> u16 {
     let n = uuid::Uuid::new_v4();
     u16::from_le_bytes([n.as_bytes()[0], n.as_bytes()[1]])

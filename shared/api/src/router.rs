@@ -152,9 +152,7 @@ pub async fn dispatch<S>(routes: &[Route<S>], state: &S, req: Request, table: Op
     if let (true, Some(table), Some(who)) = (mutation && refused, table, &ctx.principal) {
         let target = Some(format!("{} -> {}", route.key(), resp.status().as_u16()));
         let event = NewEvent::from_ctx(&ctx, "request.refused", target, Outcome::Failure);
-        if let Err(e) = crate::audit::append(table, &who.tenant_id, event).await {
-            tracing::error!(code = e.code(), "could not write an audit event");
-        }
+        crate::audit::record(table, &who.tenant_id, event).await;
     }
     tracing::info!(
         route = %route.key(),
