@@ -135,6 +135,52 @@ pub fn login_source(source: &str, window_start: i64) -> Key {
     Key::new(format!("LOGINSRC#{source}"), format!("W#{window_start}"))
 }
 
+/// The latest result of one check on one resource; the resource id is encoded by
+/// [`resource_key`] (the item keeps the original).
+pub fn check_result(tenant: &TenantId, check_id: &str, resource_id: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("{}{}", check_results_prefix(check_id), resource_key(resource_id)))
+}
+
+/// Prefix listing the latest results of one check, every resource.
+pub fn check_results_prefix(check_id: &str) -> String {
+    format!("RESULT#{check_id}#")
+}
+
+/// A resource id as a sort-key segment free of `#`: base64url without padding, or, past 600
+/// characters, `h.` and the hex SHA-256 of the id (so sort keys stay well under 1 KiB).
+pub fn resource_key(resource_id: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(resource_id.as_bytes());
+    if encoded.len() <= 600 { encoded } else { format!("h.{}", hex::encode(sha2::Sha256::digest(resource_id))) }
+}
+
+/// The current evaluation of one control for a tenant.
+pub fn control_status(tenant: &TenantId, control_id: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("{CONTROL_STATUS_PREFIX}{control_id}"))
+}
+
+/// Prefix listing a tenant's control evaluations.
+pub const CONTROL_STATUS_PREFIX: &str = "CONTROL#";
+
+/// A control's status on one day (`date` is `YYYY-MM-DD`, so days sort in order).
+pub fn control_snapshot(tenant: &TenantId, control_id: &str, date: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("{}{date}", control_snapshots_prefix(control_id)))
+}
+
+/// Prefix listing one control's daily snapshots (query a range of days with `between`).
+pub fn control_snapshots_prefix(control_id: &str) -> String {
+    format!("SNAP#{control_id}#")
+}
+
+/// A risk-acceptance exception of a tenant.
+pub fn exception(tenant: &TenantId, exception_id: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("{EXCEPTION_PREFIX}{exception_id}"))
+}
+
+/// Prefix listing a tenant's exceptions.
+pub const EXCEPTION_PREFIX: &str = "EXCEPTION#";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,44 @@
+//! The errors the compliance service returns.
+
+use kushim_adapters::AdapterError;
+use kushim_engine::ExceptionError;
+
+/// Result alias for the compliance service.
+pub type Result<T, E = ComplianceError> = std::result::Result<T, E>;
+
+/// Why a compliance operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ComplianceError {
+    /// The table failed or holds an item of an unexpected shape.
+    #[error("storage failed: {0}")]
+    Storage(#[from] AdapterError),
+    /// An exception could not be requested or approved (the engine's rules).
+    #[error(transparent)]
+    Exception(#[from] ExceptionError),
+    /// The control id is not in the catalog.
+    #[error("unknown control {0}")]
+    UnknownControl(String),
+    /// No exception with this id exists for the tenant.
+    #[error("exception {0} not found")]
+    ExceptionNotFound(String),
+    /// A check result cannot be stored as given.
+    #[error("invalid check result: {0}")]
+    InvalidResult(String),
+    /// The request is malformed (an empty date window, an unknown check in a scope, ...).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// Someone else changed the same item at the same time, repeatedly; trying again may work.
+    #[error("{0} was changed concurrently; try again")]
+    Conflict(String),
+}
+
+impl ComplianceError {
+    /// Whether trying the same call again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Storage(e) => e.is_retryable(),
+            Self::Conflict(_) => true,
+            _ => false,
+        }
+    }
+}
