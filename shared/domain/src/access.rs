@@ -91,13 +91,19 @@ pub enum Permission {
     /// Change schedules.
     #[serde(rename = "schedules:manage")]
     SchedulesManage,
-    /// Request, approve and revoke exceptions.
+    /// Approve and revoke exceptions.
     #[serde(rename = "exceptions:manage")]
     ExceptionsManage,
+    /// Request an exception (risk acceptance) for approval.
+    #[serde(rename = "exceptions:request")]
+    ExceptionsRequest,
+    /// Create, change and delete custom checks.
+    #[serde(rename = "checks:manage")]
+    ChecksManage,
 }
 
 /// Every permission, for matrices and tests.
-pub const PERMISSIONS: [Permission; 20] = [
+pub const PERMISSIONS: [Permission; 22] = [
     Permission::ProfileSelf,
     Permission::TenantRead,
     Permission::TenantManage,
@@ -118,6 +124,8 @@ pub const PERMISSIONS: [Permission; 20] = [
     Permission::IntegrationsRead,
     Permission::SchedulesManage,
     Permission::ExceptionsManage,
+    Permission::ExceptionsRequest,
+    Permission::ChecksManage,
 ];
 
 impl Role {
@@ -139,6 +147,7 @@ impl Role {
                     | P::RunsStart
                     | P::CommentsWrite
                     | P::IntegrationsRead
+                    | P::ExceptionsRequest
             ),
             Role::Auditor => matches!(
                 permission,
@@ -196,7 +205,7 @@ impl Permission {
     }
 }
 
-const SCOPE_NAMES: [&str; 20] = [
+const SCOPE_NAMES: [&str; 22] = [
     "profile:self",
     "tenant:read",
     "tenant:manage",
@@ -217,6 +226,8 @@ const SCOPE_NAMES: [&str; 20] = [
     "integrations:read",
     "schedules:manage",
     "exceptions:manage",
+    "exceptions:request",
+    "checks:manage",
 ];
 
 impl FromStr for Permission {
