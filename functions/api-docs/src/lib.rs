@@ -115,6 +115,11 @@ fn parts() -> Vec<(&'static str, OpenApi)> {
         ("api-api-keys", api_api_keys::openapi()),
         ("api-tenant", api_tenant::openapi()),
         ("api-audit", api_audit::openapi()),
+        ("api-exceptions", api_exceptions::openapi()),
+        ("api-checks", api_checks::openapi()),
+        ("api-frameworks", api_frameworks::openapi()),
+        ("api-controls", api_controls::openapi()),
+        ("api-reports", api_reports::openapi()),
         ("api-docs", own()),
     ]
 }

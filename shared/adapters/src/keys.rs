@@ -181,6 +181,14 @@ pub fn exception(tenant: &TenantId, exception_id: &str) -> Key {
 /// Prefix listing a tenant's exceptions.
 pub const EXCEPTION_PREFIX: &str = "EXCEPTION#";
 
+/// A tenant's custom check (a CEL rule); its id is `custom.<slug>` and never contains `#`.
+pub fn custom_check(tenant: &TenantId, check_id: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("{CUSTOM_CHECK_PREFIX}{check_id}"))
+}
+
+/// Prefix listing a tenant's custom checks.
+pub const CUSTOM_CHECK_PREFIX: &str = "CUSTOMCHECK#";
+
 #[cfg(test)]
 mod tests {
     use super::*;

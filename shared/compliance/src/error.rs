@@ -2,6 +2,7 @@
 
 use kushim_adapters::AdapterError;
 use kushim_engine::ExceptionError;
+use kushim_rules::RuleError;
 
 /// Result alias for the compliance service.
 pub type Result<T, E = ComplianceError> = std::result::Result<T, E>;
@@ -27,6 +28,15 @@ pub enum ComplianceError {
     /// The request is malformed (an empty date window, an unknown check in a scope, ...).
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// A custom check's rule does not compile (the message names the field or expression).
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    /// No custom check with this id exists for the tenant.
+    #[error("custom check {0} not found")]
+    CustomCheckNotFound(String),
+    /// The tenant already has a custom check with this id.
+    #[error("a custom check with id {0} already exists")]
+    CustomCheckExists(String),
     /// Someone else changed the same item at the same time, repeatedly; trying again may work.
     #[error("{0} was changed concurrently; try again")]
     Conflict(String),

@@ -1,5 +1,6 @@
 //! Compliance state per tenant, on the Table port: the latest check result per resource, each
-//! control's current evaluation and daily snapshots of it, and exceptions (risk acceptances).
+//! control's current evaluation and daily snapshots of it, exceptions (risk acceptances) and the
+//! tenant's custom checks (CEL rules).
 //! On top of that state it answers the questions the product asks: how does a control stand now,
 //! which controls of a framework are failing, how ready is a framework, how did a control operate
 //! over an audit window, and how much of a framework Kushim covers.
@@ -12,6 +13,7 @@
 //! Every item lives in the tenant's partition (`TENANT#<tenant>`); the keys are built in
 //! `kushim_adapters::keys`.
 
+mod custom_checks;
 mod error;
 mod exceptions;
 mod reads;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 
 use kushim_adapters::table::Table;
 
+pub use custom_checks::{CustomCheck, validate_custom_check};
 pub use error::{ComplianceError, Result};
 pub use reads::ControlFilter;
 pub use record::RecordSummary;

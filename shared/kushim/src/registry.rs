@@ -56,6 +56,11 @@ pub const BINARIES: &[&str] = &[
     "api-tenant",
     "api-audit",
     "api-docs",
+    "api-exceptions",
+    "api-checks",
+    "api-frameworks",
+    "api-controls",
+    "api-reports",
 ];
 
 macro_rules! http {
@@ -78,6 +83,11 @@ pub fn build(binary: &str, config: &Config, backends: &Backends) -> Result<Optio
         "api-tenant" => http!(api_tenant, config, backends),
         "api-audit" => http!(api_audit, config, backends),
         "api-docs" => http!(api_docs, config, backends),
+        "api-exceptions" => http!(api_exceptions, config, backends),
+        "api-checks" => http!(api_checks, config, backends),
+        "api-frameworks" => http!(api_frameworks, config, backends),
+        "api-controls" => http!(api_controls, config, backends),
+        "api-reports" => http!(api_reports, config, backends),
         "authorizer" => {
             let state = Arc::new(authorizer::State::new(config, backends)?);
             Handler::Authorizer(Arc::new(move |event| {
@@ -182,5 +192,10 @@ pub fn declared_routes() -> Vec<DeclaredRoute> {
     declared!(out, "api-tenant", api_tenant);
     declared!(out, "api-audit", api_audit);
     declared!(out, "api-docs", api_docs);
+    declared!(out, "api-exceptions", api_exceptions);
+    declared!(out, "api-checks", api_checks);
+    declared!(out, "api-frameworks", api_frameworks);
+    declared!(out, "api-controls", api_controls);
+    declared!(out, "api-reports", api_reports);
     out
 }

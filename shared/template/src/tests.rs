@@ -11,7 +11,7 @@ use crate::{BucketDef, EnvValue, GsiDef, QueueDef, Route, Schedule, SqsSource, T
 fn bundled_template_parses() {
     let template = bundled();
     assert_eq!(template.raw["Transform"], "AWS::Serverless-2016-10-31");
-    assert_eq!(template.functions.len(), 10);
+    assert_eq!(template.functions.len(), 15);
     assert_eq!(template.event_buses, ["EventBus"]);
     assert_eq!(template.parameter_defaults["Stage"], "prod");
     assert_eq!(template.parameter_defaults["EvidenceRetentionDays"], 365);
@@ -94,6 +94,11 @@ fn every_function_names_its_binary() {
             "api-api-keys",
             "api-tenant",
             "api-audit",
+            "api-frameworks",
+            "api-controls",
+            "api-reports",
+            "api-exceptions",
+            "api-checks",
             "api-docs"
         ]
     );
