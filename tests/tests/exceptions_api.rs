@@ -178,6 +178,18 @@ async fn exception_flow(aws: bool) {
     assert!(self_approval.body["detail"].as_str().unwrap().contains("requester"), "{}", self_approval.text);
     assert_problem(&api.call("POST", "/v1/exceptions/nope/approve", &admin_t, None, None).await, 404, "not-found");
 
+    // An admin's API key cannot stand in for its creator: keys never request or approve.
+    let key = api.call("POST", "/v1/api-keys", &admin_t, Some(json!({"name": "bot", "role": "admin"})), None).await;
+    assert_eq!(key.status, 201, "{}", key.text);
+    let key_t = key.body["secret"].as_str().unwrap().to_owned();
+    assert_problem(
+        &api.call("POST", &format!("/v1/exceptions/{own_id}/approve"), &key_t, None, None).await,
+        403,
+        "forbidden",
+    );
+    let by_key = json!({"scope": {"control_id": CONTROL}, "reason": "Automated.", "expires_at": expires});
+    assert_problem(&api.call("POST", "/v1/exceptions", &key_t, Some(by_key), None).await, 403, "forbidden");
+
     // The admin approves the member's exception: the control is excepted.
     let approved = api.call("POST", &approve, &admin_t, None, None).await;
     assert_eq!(approved.status, 200, "{}", approved.text);

@@ -262,6 +262,7 @@ struct RequestExceptionRequest {
 )]
 async fn request(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let p = ctx.principal()?;
+    people_only(p)?;
     let input: RequestExceptionRequest = body::json(ctx.req)?;
     let expires_at = DateTime::parse_from_rfc3339(&input.expires_at)
         .map_err(|_| ApiError::Validation("expires_at must be an RFC 3339 date-time".into()))?
@@ -315,6 +316,7 @@ async fn request(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
 )]
 async fn approve(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let p = ctx.principal()?;
+    people_only(p)?;
     let id = ctx.path_param("exception_id")?;
     let now = Utc::now();
     let exception =
@@ -344,6 +346,7 @@ async fn approve(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
 )]
 async fn revoke(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let p = ctx.principal()?;
+    people_only(p)?;
     let id = ctx.path_param("exception_id")?;
     let now = Utc::now();
     let exception = state.compliance.revoke_exception(&p.tenant_id, &id, now).await.map_err(api_error)?;
@@ -361,4 +364,11 @@ struct ApiDoc;
 /// This function's OpenAPI document, each operation marked with its route's access.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     kushim_api::openapi::document(ApiDoc::openapi(), &routes())
+}
+
+/// Risk acceptance is a human decision: API keys may read exceptions but never request, approve
+/// or revoke them. This also keeps "the requester cannot approve" sound, since both sides are
+/// then user ids (a key could otherwise stand in for its creator).
+fn people_only(p: &kushim_api::Principal) -> Result<(), ApiError> {
+    if p.kind == kushim_api::PrincipalKind::User { Ok(()) } else { Err(ApiError::Forbidden) }
 }
