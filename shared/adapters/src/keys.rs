@@ -189,6 +189,35 @@ pub fn custom_check(tenant: &TenantId, check_id: &str) -> Key {
 /// Prefix listing a tenant's custom checks.
 pub const CUSTOM_CHECK_PREFIX: &str = "CUSTOMCHECK#";
 
+/// An evidence record of a tenant, by the hex SHA-256 of its canonical bytes (content-addressed).
+pub fn evidence(tenant: &TenantId, digest_hex: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("{EVIDENCE_PREFIX}{digest_hex}"))
+}
+
+/// Prefix listing a tenant's evidence records.
+pub const EVIDENCE_PREFIX: &str = "EVIDENCE#";
+
+/// One entry of a tenant's evidence ledger; sequence numbers are zero-padded so they sort numerically.
+pub fn ledger_entry(tenant: &TenantId, seq: u64) -> Key {
+    Key::new(tenant_pk(tenant), format!("{LEDGER_PREFIX}{seq:020}"))
+}
+
+/// Prefix listing a tenant's ledger entries in order.
+pub const LEDGER_PREFIX: &str = "LEDGER#";
+
+/// The head of a tenant's evidence ledger (last sequence number and hash).
+pub fn ledger_head(tenant: &TenantId) -> Key {
+    Key::new(tenant_pk(tenant), "LEDGERHEAD")
+}
+
+/// A signed checkpoint of a tenant's ledger head at one sequence number (zero-padded).
+pub fn ledger_checkpoint(tenant: &TenantId, seq: u64) -> Key {
+    Key::new(tenant_pk(tenant), format!("{CHECKPOINT_PREFIX}{seq:020}"))
+}
+
+/// Prefix listing a tenant's ledger checkpoints in order.
+pub const CHECKPOINT_PREFIX: &str = "CHECKPOINT#";
+
 #[cfg(test)]
 mod tests {
     use super::*;
