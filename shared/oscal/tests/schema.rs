@@ -12,16 +12,15 @@ use kushim_engine::{ControlStatus, DailyStatus, effectiveness, evaluate_control}
 use kushim_oscal::{AssessmentInput, ControlInput, EvidenceRef, assessment_results};
 use serde_json::Value;
 
-const SCHEMA_PATH: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/oscal/oscal_complete_schema-1-1-3.json");
+const SCHEMA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/oscal_complete_schema-1-1-3.json");
 
 fn validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
         let text = std::fs::read_to_string(SCHEMA_PATH).unwrap_or_else(|e| {
             panic!(
-                "the NIST OSCAL 1.1.3 JSON schema is missing at {SCHEMA_PATH} ({e}); it lives in the reference folder \
-                 beside the repository (shared/reference/oscal/oscal_complete_schema-1-1-3.json)"
+                "the NIST OSCAL 1.1.3 JSON schema is missing at {SCHEMA_PATH} ({e}); it is kept in this crate \
+                 (shared/oscal/schema/), copied unchanged from NIST's publication"
             )
         });
         let schema: Value = serde_json::from_str(&text).expect("the OSCAL schema is JSON");
