@@ -120,6 +120,7 @@ fn parts() -> Vec<(&'static str, OpenApi)> {
         ("api-frameworks", api_frameworks::openapi()),
         ("api-controls", api_controls::openapi()),
         ("api-reports", api_reports::openapi()),
+        ("api-evidence", api_evidence::openapi()),
         ("api-docs", own()),
     ]
 }

@@ -218,6 +218,16 @@ pub fn ledger_checkpoint(tenant: &TenantId, seq: u64) -> Key {
 /// Prefix listing a tenant's ledger checkpoints in order.
 pub const CHECKPOINT_PREFIX: &str = "CHECKPOINT#";
 
+/// A tenant's evidence retention policy (days of COMPLIANCE lock on new evidence).
+pub fn evidence_retention(tenant: &TenantId) -> Key {
+    Key::new(tenant_pk(tenant), "EVIDENCERETENTION")
+}
+
+/// A pending manual evidence upload (declared digest, size and media type; expires after an hour).
+pub fn evidence_upload(tenant: &TenantId, upload_id: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("UPLOAD#{upload_id}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

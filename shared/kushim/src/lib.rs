@@ -6,6 +6,7 @@
 
 pub mod consumers;
 pub mod env;
+pub mod evidence_cli;
 pub mod gateway;
 pub mod platform;
 pub mod registry;

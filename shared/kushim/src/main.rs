@@ -38,6 +38,25 @@ enum Command {
     },
     /// List the HTTP routes the template declares and the function serving each.
     Routes,
+    /// Evidence commands.
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EvidenceCommand {
+    /// Recompute every hash of a tenant's evidence ledger, records and blobs, and check every
+    /// checkpoint signature; exits with 1 and names the first bad entry when anything is wrong.
+    Verify {
+        /// The tenant id.
+        #[arg(long)]
+        tenant: String,
+        /// The data directory of `kushim up` (default: the user's data directory).
+        #[arg(long, env = "KUSHIM_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 fn default_data_dir() -> PathBuf {
@@ -68,6 +87,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tokio::signal::ctrl_c().await?;
             println!("Stopping: finishing work in progress; queued messages are kept.");
             platform.shutdown().await;
+        }
+        Command::Evidence { command: EvidenceCommand::Verify { tenant, data_dir } } => {
+            let data_dir = data_dir.unwrap_or_else(default_data_dir);
+            let report = kushim::evidence_cli::verify_embedded(&data_dir, &tenant).await?;
+            print!("{}", kushim::evidence_cli::render(&tenant, &report));
+            if report.first_bad.is_some() {
+                std::process::exit(1);
+            }
         }
         Command::Routes => {
             for (f, r) in kushim_template::bundled().routes() {

@@ -61,6 +61,7 @@ pub const BINARIES: &[&str] = &[
     "api-frameworks",
     "api-controls",
     "api-reports",
+    "api-evidence",
 ];
 
 macro_rules! http {
@@ -88,6 +89,7 @@ pub fn build(binary: &str, config: &Config, backends: &Backends) -> Result<Optio
         "api-frameworks" => http!(api_frameworks, config, backends),
         "api-controls" => http!(api_controls, config, backends),
         "api-reports" => http!(api_reports, config, backends),
+        "api-evidence" => http!(api_evidence, config, backends),
         "authorizer" => {
             let state = Arc::new(authorizer::State::new(config, backends)?);
             Handler::Authorizer(Arc::new(move |event| {
@@ -197,5 +199,6 @@ pub fn declared_routes() -> Vec<DeclaredRoute> {
     declared!(out, "api-frameworks", api_frameworks);
     declared!(out, "api-controls", api_controls);
     declared!(out, "api-reports", api_reports);
+    declared!(out, "api-evidence", api_evidence);
     out
 }

@@ -11,7 +11,7 @@ use crate::{BucketDef, EnvValue, GsiDef, QueueDef, Route, Schedule, SqsSource, T
 fn bundled_template_parses() {
     let template = bundled();
     assert_eq!(template.raw["Transform"], "AWS::Serverless-2016-10-31");
-    assert_eq!(template.functions.len(), 15);
+    assert_eq!(template.functions.len(), 16);
     assert_eq!(template.event_buses, ["EventBus"]);
     assert_eq!(template.parameter_defaults["Stage"], "prod");
     assert_eq!(template.parameter_defaults["EvidenceRetentionDays"], 365);
@@ -99,6 +99,7 @@ fn every_function_names_its_binary() {
             "api-reports",
             "api-exceptions",
             "api-checks",
+            "api-evidence",
             "api-docs"
         ]
     );

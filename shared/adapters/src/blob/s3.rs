@@ -262,12 +262,14 @@ impl BlobStore for S3Blobs {
         validate_presign(expires_in)?;
         let cfg = PresigningConfig::expires_in(expires_in).map_err(|e| AdapterError::Invalid(e.to_string()))?;
         // The checksum is part of the signature: S3 refuses an upload whose bytes do not hash to it.
+        // Naming the algorithm too is what an Object Lock bucket (default retention) requires of a put.
         let req = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
             .checksum_sha256(b64(&sha256))
             .presigned(cfg)
             .await
