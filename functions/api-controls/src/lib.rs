@@ -8,9 +8,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use kushim_adapters::table::Table;
 use kushim_api::openapi as problems;
+use kushim_api::window::{date_param, window};
 use kushim_api::{Access, ApiError, Ctx, Response, Route, dispatch};
 use kushim_catalog::{Control, FrameworkId, catalog};
 use kushim_checks::{CheckResult, find_check};
@@ -23,11 +24,6 @@ use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
-
-/// Days a history shows when the request names no window.
-pub const DEFAULT_WINDOW_DAYS: i64 = 90;
-/// Longest window a history may cover, in days.
-pub const MAX_WINDOW_DAYS: i64 = 400;
 
 /// Everything the handlers need, built once per process.
 pub struct State {
@@ -91,34 +87,6 @@ fn failed(e: ComplianceError) -> ApiError {
 fn control_in_path(ctx: &Ctx<'_>) -> Result<&'static Control, ApiError> {
     let id = ctx.path_param("control_id")?;
     catalog().control(&id).ok_or(ApiError::NotFound)
-}
-
-/// A `YYYY-MM-DD` query parameter.
-fn date_param(ctx: &Ctx<'_>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
-    ctx.query(name)
-        .map(|raw| {
-            NaiveDate::parse_from_str(&raw, "%Y-%m-%d")
-                .map_err(|_| ApiError::Validation(format!("{name} must be a date as YYYY-MM-DD")))
-        })
-        .transpose()
-}
-
-/// The request's window: `from` and `to` (inclusive), by default the last 90 days up to today
-/// (UTC); at most 400 days, and not ending before it starts.
-pub fn window(
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-    today: NaiveDate,
-) -> Result<(NaiveDate, NaiveDate), ApiError> {
-    let to = to.unwrap_or(today);
-    let from = from.unwrap_or(to - Duration::days(DEFAULT_WINDOW_DAYS - 1));
-    if from > to {
-        return Err(ApiError::Validation(format!("from ({from}) must not be after to ({to})")));
-    }
-    if (to - from).num_days() + 1 > MAX_WINDOW_DAYS {
-        return Err(ApiError::Validation(format!("the window may cover at most {MAX_WINDOW_DAYS} days")));
-    }
-    Ok((from, to))
 }
 
 /// How a control stands.
@@ -679,24 +647,4 @@ struct ApiDoc;
 /// This function's OpenAPI document, each operation marked with its route's access.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     kushim_api::openapi::document(ApiDoc::openapi(), &routes())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn d(s: &str) -> NaiveDate {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn the_window_defaults_to_ninety_days_and_is_bounded() {
-        let today = d("2025-06-30");
-        assert_eq!(window(None, None, today).unwrap(), (d("2025-04-02"), today));
-        assert_eq!(window(Some(d("2025-06-01")), None, today).unwrap(), (d("2025-06-01"), today));
-        assert_eq!(window(None, Some(d("2025-01-31")), today).unwrap(), (d("2024-11-03"), d("2025-01-31")));
-        assert!(window(Some(d("2025-02-01")), Some(d("2025-01-31")), today).is_err());
-        assert!(window(Some(d("2024-05-27")), Some(today), today).is_ok(), "400 days is the limit");
-        assert!(window(Some(d("2024-05-26")), Some(today), today).is_err());
-    }
 }

@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use kushim_adapters::table::Table;
 use kushim_api::openapi as problems;
+use kushim_api::window::{date_param, window};
 use kushim_api::{Access, ApiError, Ctx, Response, Route, dispatch};
 use kushim_catalog::{FrameworkId, catalog};
 use kushim_compliance::{Compliance, ComplianceError, coverage, coverage_to_csv, effectiveness_to_csv};
@@ -18,11 +19,6 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
-
-/// Days an effectiveness report covers when the request names no window.
-pub const DEFAULT_WINDOW_DAYS: i64 = 90;
-/// Longest window an effectiveness report may cover, in days.
-pub const MAX_WINDOW_DAYS: i64 = 400;
 
 /// Everything the handlers need, built once per process.
 pub struct State {
@@ -97,34 +93,6 @@ fn framework(ctx: &Ctx<'_>) -> Result<FrameworkId, ApiError> {
         .query("framework")
         .ok_or_else(|| ApiError::Validation("framework is required: soc2, iso27001, hipaa or nist_csf".into()))?;
     raw.parse().map_err(|e| ApiError::Validation(format!("framework: {e}")))
-}
-
-/// A `YYYY-MM-DD` query parameter.
-fn date_param(ctx: &Ctx<'_>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
-    ctx.query(name)
-        .map(|raw| {
-            NaiveDate::parse_from_str(&raw, "%Y-%m-%d")
-                .map_err(|_| ApiError::Validation(format!("{name} must be a date as YYYY-MM-DD")))
-        })
-        .transpose()
-}
-
-/// The request's window: `from` and `to` (inclusive), by default the last 90 days up to today
-/// (UTC); at most 400 days, and not ending before it starts.
-pub fn window(
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-    today: NaiveDate,
-) -> Result<(NaiveDate, NaiveDate), ApiError> {
-    let to = to.unwrap_or(today);
-    let from = from.unwrap_or(to - Duration::days(DEFAULT_WINDOW_DAYS - 1));
-    if from > to {
-        return Err(ApiError::Validation(format!("from ({from}) must not be after to ({to})")));
-    }
-    if (to - from).num_days() + 1 > MAX_WINDOW_DAYS {
-        return Err(ApiError::Validation(format!("the window may cover at most {MAX_WINDOW_DAYS} days")));
-    }
-    Ok((from, to))
 }
 
 /// A CSV download: `text/csv; charset=utf-8`, saved as `filename`.

@@ -25,6 +25,7 @@ pub mod paging;
 pub mod principal;
 pub mod ratelimit;
 pub mod router;
+pub mod window;
 
 pub use error::ApiError;
 pub use principal::{Principal, PrincipalKind};
