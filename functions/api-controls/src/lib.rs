@@ -15,9 +15,10 @@ use kushim_api::window::{date_param, window};
 use kushim_api::{Access, ApiError, Ctx, Response, Route, dispatch};
 use kushim_catalog::{Control, FrameworkId, catalog};
 use kushim_checks::{CheckResult, find_check};
-use kushim_compliance::{Compliance, ComplianceError, ControlFilter, checks_for_control};
+use kushim_compliance::{Compliance, ControlFilter, checks_for_control};
 use kushim_domain::Permission;
 use kushim_engine::ControlEvaluation;
+use kushim_engine::ControlStatus;
 use kushim_lambda::problem::json_response;
 use kushim_lambda::{Backends, Config, ConfigError};
 use lambda_http::Request;
@@ -70,52 +71,10 @@ pub async fn handle(state: &State, req: Request) -> Result<Response, kushim_lamb
     Ok(dispatch(&state.routes, state, req, Some(state.table.as_ref())).await)
 }
 
-/// A compliance read's failure as the API shows it.
-fn failed(e: ComplianceError) -> ApiError {
-    match e {
-        ComplianceError::Storage(e) => e.into(),
-        ComplianceError::UnknownControl(_) => ApiError::NotFound,
-        ComplianceError::Invalid(why) => ApiError::Validation(why),
-        other => {
-            tracing::error!(error = %other, "compliance read failed");
-            if other.is_retryable() { ApiError::Unavailable } else { ApiError::Internal }
-        }
-    }
-}
-
 /// The catalog control named in the path; 404 when there is none.
 fn control_in_path(ctx: &Ctx<'_>) -> Result<&'static Control, ApiError> {
     let id = ctx.path_param("control_id")?;
     catalog().control(&id).ok_or(ApiError::NotFound)
-}
-
-/// How a control stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum ControlStatus {
-    /// Operating as designed.
-    Passing,
-    /// At least one failure no active exception covers.
-    Failing,
-    /// Evidence is missing, stale or could not be decided.
-    NeedsEvidence,
-    /// Failures exist but active exceptions cover them all.
-    Excepted,
-    /// Nothing collected or uploaded yet.
-    NotStarted,
-}
-
-impl From<kushim_engine::ControlStatus> for ControlStatus {
-    fn from(s: kushim_engine::ControlStatus) -> Self {
-        use kushim_engine::ControlStatus as S;
-        match s {
-            S::Passing => Self::Passing,
-            S::Failing => Self::Failing,
-            S::NeedsEvidence => Self::NeedsEvidence,
-            S::Excepted => Self::Excepted,
-            S::NotStarted => Self::NotStarted,
-        }
-    }
 }
 
 /// How a control is evaluated.
@@ -275,7 +234,7 @@ struct Evaluation {
 impl From<&ControlEvaluation> for Evaluation {
     fn from(e: &ControlEvaluation) -> Self {
         Self {
-            status: e.status.into(),
+            status: e.status,
             passed: e.passed,
             failed: e.failed,
             excepted: e.excepted,
@@ -512,7 +471,7 @@ fn filter(ctx: &Ctx<'_>) -> Result<ControlFilter, ApiError> {
 async fn list(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let p = ctx.principal()?;
     let filter = filter(ctx)?;
-    let controls = state.compliance.list_controls(&p.tenant_id, &filter, Utc::now()).await.map_err(failed)?;
+    let controls = state.compliance.list_controls(&p.tenant_id, &filter, Utc::now()).await.map_err(ApiError::from)?;
     let items = controls
         .iter()
         .map(|(c, e)| ControlSummary {
@@ -520,7 +479,7 @@ async fn list(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
             title: c.title.clone(),
             area: c.area.clone(),
             kind: c.kind.into(),
-            status: e.status.into(),
+            status: e.status,
             failed: e.failed,
             frameworks: frameworks_of(c),
         })
@@ -550,8 +509,9 @@ async fn list(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
 async fn get_control(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let p = ctx.principal()?;
     let control = control_in_path(ctx)?;
-    let evaluation = state.compliance.control_status(&p.tenant_id, &control.id, Utc::now()).await.map_err(failed)?;
-    let results = state.compliance.latest_results(&p.tenant_id, &control.id).await.map_err(failed)?;
+    let evaluation =
+        state.compliance.control_status(&p.tenant_id, &control.id, Utc::now()).await.map_err(ApiError::from)?;
+    let results = state.compliance.latest_results(&p.tenant_id, &control.id).await.map_err(ApiError::from)?;
     let mappings = FrameworkId::ALL
         .into_iter()
         .filter(|f| !control.mapped(*f).is_empty())
@@ -625,13 +585,13 @@ async fn history(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let p = ctx.principal()?;
     let control = control_in_path(ctx)?;
     let (from, to) = window(date_param(ctx, "from")?, date_param(ctx, "to")?, Utc::now().date_naive())?;
-    let days = state.compliance.history(&p.tenant_id, &control.id, from, to).await.map_err(failed)?;
+    let days = state.compliance.history(&p.tenant_id, &control.id, from, to).await.map_err(ApiError::from)?;
     let effectiveness = kushim_engine::effectiveness(&days, from, to);
     let body = ControlHistory {
         control_id: control.id.clone(),
         from,
         to,
-        days: days.iter().map(|d| DailyStatus { date: d.date, status: d.status.into() }).collect(),
+        days: days.iter().map(|d| DailyStatus { date: d.date, status: d.status }).collect(),
         effectiveness: Effectiveness::from(&effectiveness),
     };
     Ok(json_response(StatusCode::OK, &body))

@@ -11,9 +11,10 @@ use kushim_adapters::table::Table;
 use kushim_api::openapi as problems;
 use kushim_api::{Access, ApiError, Ctx, Response, Route, dispatch};
 use kushim_catalog::{Framework, FrameworkId, catalog};
-use kushim_compliance::{Compliance, ComplianceError, ControlFilter};
+use kushim_compliance::{Compliance, ControlFilter};
 use kushim_domain::Permission;
 use kushim_engine::ControlEvaluation;
+use kushim_engine::ControlStatus;
 use kushim_lambda::problem::json_response;
 use kushim_lambda::{Backends, Config, ConfigError};
 use lambda_http::Request;
@@ -60,48 +61,6 @@ pub async fn handle(state: &State, req: Request) -> Result<Response, kushim_lamb
     Ok(dispatch(&state.routes, state, req, Some(state.table.as_ref())).await)
 }
 
-/// A compliance read's failure as the API shows it.
-fn failed(e: ComplianceError) -> ApiError {
-    match e {
-        ComplianceError::Storage(e) => e.into(),
-        ComplianceError::UnknownControl(_) => ApiError::NotFound,
-        ComplianceError::Invalid(why) => ApiError::Validation(why),
-        other => {
-            tracing::error!(error = %other, "compliance read failed");
-            if other.is_retryable() { ApiError::Unavailable } else { ApiError::Internal }
-        }
-    }
-}
-
-/// How a control stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-enum ControlStatus {
-    /// Operating as designed.
-    Passing,
-    /// At least one failure no active exception covers.
-    Failing,
-    /// Evidence is missing, stale or could not be decided.
-    NeedsEvidence,
-    /// Failures exist but active exceptions cover them all.
-    Excepted,
-    /// Nothing collected or uploaded yet.
-    NotStarted,
-}
-
-impl From<kushim_engine::ControlStatus> for ControlStatus {
-    fn from(s: kushim_engine::ControlStatus) -> Self {
-        use kushim_engine::ControlStatus as S;
-        match s {
-            S::Passing => Self::Passing,
-            S::Failing => Self::Failing,
-            S::NeedsEvidence => Self::NeedsEvidence,
-            S::Excepted => Self::Excepted,
-            S::NotStarted => Self::NotStarted,
-        }
-    }
-}
-
 /// How many controls stand in each status.
 #[derive(Debug, Default, Serialize, ToSchema)]
 struct StatusCounts {
@@ -133,7 +92,7 @@ impl From<&kushim_engine::Readiness> for Readiness {
     fn from(r: &kushim_engine::Readiness) -> Self {
         let mut by_status = StatusCounts::default();
         for (status, n) in &r.by_status {
-            let slot = match ControlStatus::from(*status) {
+            let slot = match *status {
                 ControlStatus::Passing => &mut by_status.passing,
                 ControlStatus::Failing => &mut by_status.failing,
                 ControlStatus::NeedsEvidence => &mut by_status.needs_evidence,
@@ -260,8 +219,11 @@ fn summary(framework: &Framework, evaluations: &BTreeMap<String, ControlEvaluati
 )]
 async fn list(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let p = ctx.principal()?;
-    let controls =
-        state.compliance.list_controls(&p.tenant_id, &ControlFilter::default(), Utc::now()).await.map_err(failed)?;
+    let controls = state
+        .compliance
+        .list_controls(&p.tenant_id, &ControlFilter::default(), Utc::now())
+        .await
+        .map_err(ApiError::from)?;
     let evaluations: BTreeMap<String, ControlEvaluation> = controls.into_iter().map(|(c, e)| (c.id, e)).collect();
     let items = catalog().frameworks.iter().map(|f| summary(f, &evaluations)).collect();
     Ok(json_response(StatusCode::OK, &FrameworkList { items }))
@@ -290,11 +252,9 @@ async fn get_framework(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiErro
     let id: FrameworkId = ctx.path_param("framework_id")?.parse().map_err(|_| ApiError::NotFound)?;
     let framework = catalog().framework(id).ok_or(ApiError::NotFound)?;
     let filter = ControlFilter { framework: Some(id), ..ControlFilter::default() };
-    let controls = state.compliance.list_controls(&p.tenant_id, &filter, Utc::now()).await.map_err(failed)?;
+    let controls = state.compliance.list_controls(&p.tenant_id, &filter, Utc::now()).await.map_err(ApiError::from)?;
     let evaluations: BTreeMap<String, ControlEvaluation> = controls.into_iter().map(|(c, e)| (c.id, e)).collect();
-    let status_of = |control_id: &str| {
-        evaluations.get(control_id).map_or(ControlStatus::NotStarted, |e| ControlStatus::from(e.status))
-    };
+    let status_of = |control_id: &str| evaluations.get(control_id).map_or(ControlStatus::NotStarted, |e| e.status);
     let requirements = framework
         .requirements
         .iter()

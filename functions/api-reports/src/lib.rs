@@ -11,7 +11,7 @@ use kushim_api::openapi as problems;
 use kushim_api::window::{date_param, window};
 use kushim_api::{Access, ApiError, Ctx, Response, Route, dispatch};
 use kushim_catalog::{FrameworkId, catalog};
-use kushim_compliance::{Compliance, ComplianceError, coverage, coverage_to_csv, effectiveness_to_csv};
+use kushim_compliance::{Compliance, coverage, coverage_to_csv, effectiveness_to_csv};
 use kushim_domain::Permission;
 use kushim_lambda::problem::json_response;
 use kushim_lambda::{Backends, Config, ConfigError};
@@ -57,19 +57,6 @@ pub fn routes() -> Vec<Route<State>> {
 /// The Lambda handler.
 pub async fn handle(state: &State, req: Request) -> Result<Response, kushim_lambda::Error> {
     Ok(dispatch(&state.routes, state, req, Some(state.table.as_ref())).await)
-}
-
-/// A compliance read's failure as the API shows it.
-fn failed(e: ComplianceError) -> ApiError {
-    match e {
-        ComplianceError::Storage(e) => e.into(),
-        ComplianceError::UnknownControl(_) => ApiError::NotFound,
-        ComplianceError::Invalid(why) => ApiError::Validation(why),
-        other => {
-            tracing::error!(error = %other, "compliance read failed");
-            if other.is_retryable() { ApiError::Unavailable } else { ApiError::Internal }
-        }
-    }
 }
 
 /// How a report is returned.
@@ -352,7 +339,7 @@ async fn effectiveness_report(state: &State, ctx: &Ctx<'_>) -> Result<Response, 
     let id = framework(ctx)?;
     let format = format(ctx)?;
     let (from, to) = window(date_param(ctx, "from")?, date_param(ctx, "to")?, Utc::now().date_naive())?;
-    let report = state.compliance.framework_effectiveness(&p.tenant_id, id, from, to).await.map_err(failed)?;
+    let report = state.compliance.framework_effectiveness(&p.tenant_id, id, from, to).await.map_err(ApiError::from)?;
     if format == Format::Csv {
         return csv_response(&format!("kushim-effectiveness-{id}-{from}-{to}.csv"), effectiveness_to_csv(&report));
     }

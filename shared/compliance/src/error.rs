@@ -52,3 +52,20 @@ impl ComplianceError {
         }
     }
 }
+
+impl From<ComplianceError> for kushim_api::ApiError {
+    /// How a compliance failure appears over HTTP: unknown controls are 404, bad input 400,
+    /// storage failures per their kind; anything else is logged and shown without detail.
+    fn from(e: ComplianceError) -> Self {
+        use kushim_api::ApiError;
+        match e {
+            ComplianceError::Storage(e) => e.into(),
+            ComplianceError::UnknownControl(_) => ApiError::NotFound,
+            ComplianceError::Invalid(why) => ApiError::Validation(why),
+            other => {
+                tracing::error!(error = %other, "compliance operation failed");
+                if other.is_retryable() { ApiError::Unavailable } else { ApiError::Internal }
+            }
+        }
+    }
+}

@@ -22,6 +22,7 @@ use crate::Exception;
 
 /// A control's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ControlStatus {
     /// Operating as designed.
