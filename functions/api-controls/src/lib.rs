@@ -19,6 +19,7 @@ use kushim_compliance::{Compliance, ControlFilter, checks_for_control};
 use kushim_domain::Permission;
 use kushim_engine::ControlEvaluation;
 use kushim_engine::ControlStatus;
+use kushim_engine::Effectiveness;
 use kushim_lambda::problem::json_response;
 use kushim_lambda::{Backends, Config, ConfigError};
 use lambda_http::Request;
@@ -339,61 +340,6 @@ struct DailyStatus {
     status: ControlStatus,
 }
 
-/// A failure episode: from the first failing day to the first passing day after it.
-#[derive(Debug, Serialize, ToSchema)]
-struct RemediationEpisode {
-    /// The first failing day.
-    #[schema(value_type = String, format = Date)]
-    failed_on: NaiveDate,
-    /// The first passing day after it; absent while the failure is open.
-    #[schema(value_type = Option<String>, format = Date)]
-    remediated_on: Option<NaiveDate>,
-}
-
-/// Operating effectiveness over a window.
-#[derive(Debug, Serialize, ToSchema)]
-struct Effectiveness {
-    /// Days in the window.
-    days_in_window: i64,
-    /// Days with a recorded status.
-    days_observed: i64,
-    /// Days passing.
-    days_passing: i64,
-    /// Days failing.
-    days_failing: i64,
-    /// Days excepted.
-    days_excepted: i64,
-    /// Share of observed days passing, 0.0-1.0 (0 when nothing was observed).
-    #[schema(minimum = 0.0, maximum = 1.0)]
-    share_passing: f64,
-    /// The longest run of consecutive failing days.
-    longest_failing_streak: i64,
-    /// Each failure episode, oldest first.
-    remediations: Vec<RemediationEpisode>,
-    /// Mean days from first failing day to the fix, over the fixed episodes.
-    mean_days_to_remediate: Option<f64>,
-}
-
-impl From<&kushim_engine::Effectiveness> for Effectiveness {
-    fn from(e: &kushim_engine::Effectiveness) -> Self {
-        Self {
-            days_in_window: e.days_in_window,
-            days_observed: e.days_observed,
-            days_passing: e.days_passing,
-            days_failing: e.days_failing,
-            days_excepted: e.days_excepted,
-            share_passing: e.share_passing,
-            longest_failing_streak: e.longest_failing_streak,
-            remediations: e
-                .remediations
-                .iter()
-                .map(|r| RemediationEpisode { failed_on: r.failed_on, remediated_on: r.remediated_on })
-                .collect(),
-            mean_days_to_remediate: e.mean_days_to_remediate,
-        }
-    }
-}
-
 /// A control's daily statuses over a window and its operating effectiveness.
 #[derive(Debug, Serialize, ToSchema)]
 struct ControlHistory {
@@ -592,7 +538,7 @@ async fn history(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
         from,
         to,
         days: days.iter().map(|d| DailyStatus { date: d.date, status: d.status }).collect(),
-        effectiveness: Effectiveness::from(&effectiveness),
+        effectiveness: effectiveness.clone(),
     };
     Ok(json_response(StatusCode::OK, &body))
 }

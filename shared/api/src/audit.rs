@@ -89,7 +89,7 @@ fn compute_hash(seq: u64, time: &str, event: &NewEvent, prev_hash: &str) -> Stri
 
 /// Appends an event to the tenant's chain, retrying when another writer got there first.
 pub async fn append(table: &dyn Table, tenant: &TenantId, event: NewEvent) -> Result<Event> {
-    for attempt in 0..16u32 {
+    for attempt in 0..40u32 {
         let head = table.get(&keys::audit_head(tenant)).await?;
         let (seq, prev_hash) = match &head {
             Some(h) => {
@@ -119,13 +119,13 @@ pub async fn append(table: &dyn Table, tenant: &TenantId, event: NewEvent) -> Re
         match table.transact_write(ops).await {
             Ok(()) => return Ok(stored),
             Err(AdapterError::TransactionCanceled { .. }) => {
-                let jitter = u64::from(rand_jitter()) % (5 << attempt.min(5));
+                let jitter = u64::from(rand_jitter()) % (4 << attempt.min(8));
                 tokio::time::sleep(std::time::Duration::from_millis(jitter + 1)).await;
             }
             Err(e) => return Err(e),
         }
     }
-    Err(AdapterError::Throttled("audit chain too contended; gave up after 16 attempts".into()))
+    Err(AdapterError::Throttled("audit chain too contended; gave up after 40 attempts".into()))
 }
 
 /// Records that the caller's request succeeded at `action` on `target`. An audit write that fails

@@ -17,12 +17,15 @@ pub struct DailyStatus {
     pub status: ControlStatus,
 }
 
-/// A failure and its remediation.
+/// A failure episode: from the first failing day to the first passing day after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = RemediationEpisode))]
 pub struct Remediation {
-    /// First failing day.
+    /// The first failing day.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
     pub failed_on: NaiveDate,
-    /// First passing day after it (`None` while still failing).
+    /// The first passing day after it; absent while the failure is open.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
     pub remediated_on: Option<NaiveDate>,
 }
 
@@ -35,6 +38,7 @@ impl Remediation {
 
 /// Operating effectiveness of one control (or, summed, of a framework) over a window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Effectiveness {
     /// Days in the window.
     pub days_in_window: i64,
@@ -47,6 +51,7 @@ pub struct Effectiveness {
     /// Days excepted (accepted risk).
     pub days_excepted: i64,
     /// `days_passing / days_observed` (0 when nothing was observed).
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1.0))]
     pub share_passing: f64,
     /// Longest run of consecutive failing days.
     pub longest_failing_streak: i64,

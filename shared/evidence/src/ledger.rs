@@ -167,7 +167,7 @@ impl Ledger {
                     if reasons.iter().skip(2).any(|r| *r == CancelReason::ConditionFailed) {
                         return Ok(None);
                     }
-                    let jitter = u64::from(rand_jitter()) % (4 << attempt.min(6));
+                    let jitter = u64::from(rand_jitter()) % (4 << attempt.min(8));
                     tokio::time::sleep(std::time::Duration::from_millis(jitter + 1)).await;
                 }
                 Err(e) => return Err(e.into()),
