@@ -29,6 +29,7 @@ async fn start(dir: &std::path::Path, aws: bool) -> Platform {
         backend,
         schedules: false,
         cors_origins: Vec::new(),
+        paused_consumers: Vec::new(),
     })
     .await
     .unwrap()

@@ -200,6 +200,7 @@ async fn start(dir: &std::path::Path) -> Platform {
         backend: BackendChoice::Embedded,
         schedules: false,
         cors_origins: Vec::new(),
+        paused_consumers: Vec::new(),
     })
     .await
     .expect("platform starts")

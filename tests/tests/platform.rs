@@ -13,6 +13,7 @@ async fn start(dir: &std::path::Path, backend: BackendChoice) -> Platform {
         backend,
         schedules: false,
         cors_origins: Vec::new(),
+        paused_consumers: Vec::new(),
     })
     .await
     .expect("platform starts")

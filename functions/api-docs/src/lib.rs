@@ -121,6 +121,10 @@ fn parts() -> Vec<(&'static str, OpenApi)> {
         ("api-controls", api_controls::openapi()),
         ("api-reports", api_reports::openapi()),
         ("api-evidence", api_evidence::openapi()),
+        ("api-integrations", api_integrations::openapi()),
+        ("api-runs", api_runs::openapi()),
+        ("api-exports", api_exports::openapi()),
+        ("api-dead-letters", api_dead_letters::openapi()),
         ("api-docs", own()),
     ]
 }

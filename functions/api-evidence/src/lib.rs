@@ -1,10 +1,17 @@
 //! `api-evidence`: the tenant's evidence. Everyone who can read evidence (auditors included) can
-//! list it, read one record and download its bytes through a short-lived presigned URL, verify the
-//! whole ledger and list its signed checkpoints; the checkpoint public key is published to anyone,
-//! so exports can be verified offline. Manual evidence is uploaded in two steps: the caller
-//! declares the digest, size and media type and gets a presigned PUT URL to a staging key; once the
-//! bytes are there, finalizing checks them against the declaration and stores them as evidence,
-//! locked for the tenant's retention period. The tenant always comes from the verified principal.
+//! list it (current, expired or all), read one record and download its bytes through a short-lived
+//! presigned URL, verify the whole ledger and list its signed checkpoints; the checkpoint public
+//! key is published to anyone, so exports can be verified offline. Members, admins and owners can
+//! edit a record's metadata (title, description, effective period, freshness, linked controls) with
+//! optimistic locking (`If-Match` or `version`); content never changes, and every edit is ledgered.
+//!
+//! Manual evidence is uploaded in two steps: the caller declares the digest, size and media type
+//! and gets a presigned PUT URL into the upload staging bucket (no Object Lock, so a refused upload
+//! can really be deleted); once the bytes are there, finalizing checks them against the
+//! declaration, stores them as evidence in the locked evidence bucket for the tenant's retention
+//! period and deletes the staged object. Uploads and edits re-evaluate the linked controls, whose
+//! status depends on their manual evidence being fresh. The tenant always comes from the verified
+//! principal.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,18 +27,19 @@ use kushim_api::idempotency;
 use kushim_api::openapi as problems;
 use kushim_api::paging::{self, PageBody};
 use kushim_api::{Access, ApiError, Ctx, Response, Route, body, dispatch};
+use kushim_compliance::Compliance;
 use kushim_domain::{Permission, Sha256Digest, TenantId};
 use kushim_evidence::{
-    Checkpoint, Checkpoints, Content, EvidenceError, EvidenceRecord, EvidenceStore, NewEvidence, RetentionPolicy,
-    Source, verify_tenant,
+    Checkpoint, Checkpoints, Content, Currency, EvidenceError, EvidenceFilter, EvidenceRecord, EvidenceStore,
+    MetadataPatch, NewEvidence, RetentionPolicy, Source, verify_tenant,
 };
 use kushim_identity::signing::CursorKey;
 use kushim_lambda::Problem;
 use kushim_lambda::problem::json_response;
 use kushim_lambda::{Backends, Config, ConfigError};
 use lambda_http::Request;
-use lambda_http::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use lambda_http::http::{HeaderValue, StatusCode};
+use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 /// Largest manual upload.
@@ -50,8 +58,10 @@ const OOXML_PREFIX: &str = "application/vnd.openxmlformats-officedocument.";
 pub struct State {
     store: EvidenceStore,
     checkpoints: Checkpoints,
+    compliance: Compliance,
     table: Arc<dyn Table>,
     blobs: Arc<dyn BlobStore>,
+    staging: Arc<dyn BlobStore>,
     cursor_key: CursorKey,
     routes: Vec<Route<State>>,
 }
@@ -64,7 +74,9 @@ impl State {
         Ok(Self {
             store: EvidenceStore::new(table.clone(), blobs.clone()),
             checkpoints: Checkpoints::new(table.clone(), backends.secrets()?),
+            compliance: Compliance::new(table.clone()),
             cursor_key: kushim_identity::wiring::cursor_key(backends)?,
+            staging: backends.staging()?,
             table,
             blobs,
             routes: routes(),
@@ -87,6 +99,12 @@ pub fn routes() -> Vec<Route<State>> {
             path: "/v1/evidence/{digest}",
             access: Requires(Permission::EvidenceRead),
             handler: |s, c| Box::pin(get(s, c)),
+        },
+        Route {
+            method: "PATCH",
+            path: "/v1/evidence/{digest}",
+            access: Requires(Permission::EvidenceWrite),
+            handler: |s, c| Box::pin(update(s, c)),
         },
         Route {
             method: "GET",
@@ -155,7 +173,12 @@ fn api_error(e: EvidenceError) -> ApiError {
     match e {
         EvidenceError::Adapter(AdapterError::NotFound(_)) | EvidenceError::NotFound(_) => ApiError::NotFound,
         EvidenceError::Adapter(e) => e.into(),
-        e @ (EvidenceError::InvalidRetention(_) | EvidenceError::Invalid(_)) => ApiError::Validation(e.to_string()),
+        e @ (EvidenceError::InvalidRetention(_) | EvidenceError::Invalid(_) | EvidenceError::UnknownControl(_)) => {
+            ApiError::Validation(e.to_string())
+        }
+        EvidenceError::VersionConflict { current } => ApiError::Conflict(format!(
+            "the evidence was changed since it was read; its version is now {current}: read it again and retry"
+        )),
         e @ EvidenceError::Tampered { .. } => {
             tracing::error!(error = %e, "evidence failed its integrity check");
             ApiError::Conflict("the evidence failed its integrity check; run GET /v1/evidence/verify".into())
@@ -224,6 +247,13 @@ struct EvidenceView {
     media_type: String,
     /// Size in bytes.
     size: u64,
+    /// A human title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Q3 access review")]
+    title: Option<String>,
+    /// A longer description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
     /// Where it came from.
     source: SourceView,
     /// When it was collected (RFC 3339).
@@ -241,6 +271,9 @@ struct EvidenceView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(format = DateTime)]
     valid_until: Option<String>,
+    /// Whether it is past `valid_until`: no longer current (its controls need newer evidence), but
+    /// still stored, locked and verifiable.
+    expired: bool,
     /// Controls it supports.
     controls: Vec<String>,
     /// Checks it supports.
@@ -251,14 +284,23 @@ struct EvidenceView {
     /// When it was stored (RFC 3339).
     #[schema(format = DateTime)]
     stored_at: String,
+    /// Starts at 1; each metadata edit adds one. Send it back (or the `ETag`) to edit.
+    version: u64,
+    /// When its metadata was last edited (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    updated_at: Option<String>,
 }
 
-impl From<EvidenceRecord> for EvidenceView {
-    fn from(r: EvidenceRecord) -> Self {
+impl EvidenceView {
+    fn of(r: EvidenceRecord, now: DateTime<Utc>) -> Self {
+        let expired = r.is_expired(now);
         Self {
             digest: r.digest,
             media_type: r.media_type,
             size: r.size,
+            title: r.title,
+            description: r.description,
             source: SourceView {
                 connector: r.source.connector,
                 integration_id: r.source.integration_id,
@@ -271,11 +313,43 @@ impl From<EvidenceRecord> for EvidenceView {
             effective_from: r.effective_from.map(rfc3339),
             effective_to: r.effective_to.map(rfc3339),
             valid_until: r.valid_until.map(rfc3339),
+            expired,
             controls: r.controls,
             checks: r.checks,
             retain_until: rfc3339(r.retain_until),
             stored_at: rfc3339(r.stored_at),
+            version: r.version,
+            updated_at: r.updated_at.map(rfc3339),
         }
+    }
+}
+
+/// The record's version as an entity tag.
+fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+/// The record as JSON, with its version as the `ETag`.
+fn record_response(status: StatusCode, record: EvidenceRecord) -> Response {
+    let tag = etag(record.version);
+    let mut resp = json_response(status, &EvidenceView::of(record, Utc::now()));
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        resp.headers_mut().insert("etag", v);
+    }
+    resp
+}
+
+/// The controls whose evaluation depends on these records' links, evaluated again (evidence is
+/// already stored; a failure here only delays the status until the next evaluation).
+async fn reevaluate(state: &State, tenant: &TenantId, records: &[&EvidenceRecord]) {
+    let mut controls: Vec<String> = records.iter().flat_map(|r| r.controls.iter().cloned()).collect();
+    controls.sort();
+    controls.dedup();
+    if controls.is_empty() {
+        return;
+    }
+    if let Err(e) = state.compliance.reevaluate_controls(tenant, &controls, Utc::now()).await {
+        tracing::warn!(error = %e, "could not re-evaluate the controls of changed evidence");
     }
 }
 
@@ -285,9 +359,16 @@ impl From<EvidenceRecord> for EvidenceView {
     operation_id = "listEvidence",
     tag = "evidence",
     summary = "List the tenant's evidence",
-    description = "The tenant's evidence records in digest order, a page at a time. Pass `next_cursor` back as \
-        `cursor` for the next page.",
+    description = "The tenant's evidence records in digest order, a page at a time. By default only current \
+        evidence (not past its `valid_until`); `status=expired` lists what has expired (still stored, locked and \
+        verifiable) and `status=all` both. Pass `next_cursor` back as `cursor` for the next page (with the same \
+        `status`); a page may hold fewer than `limit` records even when more follow.",
     params(
+        ("status" = Option<String>, Query, description = "`current` (default), `expired` or `all`.", example = "current"),
+        ("control" = Option<String>, Query, description = "Only evidence linked to this control.", example = "KC-IAM-01"),
+        ("source" = Option<String>, Query, description = "Only evidence from this connector: `aws`, `github`, `okta` or `manual`."),
+        ("from" = Option<String>, Query, description = "Only evidence effective (or collected) at or after this RFC 3339 time."),
+        ("to" = Option<String>, Query, description = "Only evidence effective (or collected) at or before this RFC 3339 time."),
         ("limit" = Option<u32>, Query, description = "Page size, 1-100 (default 25).", minimum = 1, maximum = 100),
         ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page."),
     ),
@@ -302,10 +383,31 @@ impl From<EvidenceRecord> for EvidenceView {
 )]
 async fn list(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let p = ctx.principal()?;
+    let currency = match ctx.query("status").as_deref() {
+        None | Some("current") => Currency::Current,
+        Some("expired") => Currency::Expired,
+        Some("all") => Currency::All,
+        Some(_) => return Err(ApiError::Validation("status must be current, expired or all".into())),
+    };
+    let control = ctx.query("control");
+    if let Some(c) = &control
+        && kushim_catalog::catalog().control(c).is_none()
+    {
+        return Err(ApiError::Validation(format!("{c} is not a Kushim control")));
+    }
+    let filter = EvidenceFilter {
+        currency,
+        control,
+        connector: ctx.query("source"),
+        from: parse_time("from", ctx.query("from").as_deref())?,
+        to: parse_time("to", ctx.query("to").as_deref())?,
+    };
     let key = state.cursor_key.get().await?;
+    let (limit, cursor) = (paging::limit(ctx)?, paging::cursor(ctx, &key)?);
+    let now = Utc::now();
     let (records, next) =
-        state.store.list(&p.tenant_id, paging::limit(ctx)?, paging::cursor(ctx, &key)?).await.map_err(api_error)?;
-    let items: Vec<EvidenceView> = records.into_iter().map(EvidenceView::from).collect();
+        state.store.list_filtered(&p.tenant_id, &filter, now, limit, cursor).await.map_err(api_error)?;
+    let items: Vec<EvidenceView> = records.into_iter().map(|r| EvidenceView::of(r, now)).collect();
     Ok(json_response(StatusCode::OK, &PageBody::new(items, next, &key)))
 }
 
@@ -315,10 +417,12 @@ async fn list(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     operation_id = "getEvidence",
     tag = "evidence",
     summary = "Get one evidence record",
-    description = "One evidence record of the caller's tenant, by the SHA-256 of its bytes.",
+    description = "One evidence record of the caller's tenant, by the SHA-256 of its bytes. The `ETag` is its \
+        version, for `If-Match` on an edit.",
     params(("digest" = String, Path, description = "The evidence's SHA-256 (hex).")),
     responses(
-        (status = 200, description = "The evidence record.", body = EvidenceView),
+        (status = 200, description = "The evidence record.", body = EvidenceView,
+            headers(("ETag" = String, description = "The record's version, quoted."))),
         (status = 401, response = problems::Unauthorized),
         (status = 403, response = problems::Forbidden),
         (status = 404, response = problems::NotFound),
@@ -330,7 +434,133 @@ async fn get(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let p = ctx.principal()?;
     let digest = path_digest(ctx)?;
     let record = state.store.get(&p.tenant_id, &digest).await.map_err(api_error)?.ok_or(ApiError::NotFound)?;
-    Ok(json_response(StatusCode::OK, &EvidenceView::from(record)))
+    Ok(record_response(StatusCode::OK, record))
+}
+
+/// `Some(v)` for a field present in the body (`v` is `None` for `null`), `None` when absent.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A metadata edit: fields left out stay as they are, `null` clears one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateEvidenceRequest {
+    /// The version being edited (the record's `version`); or send it as `If-Match`.
+    #[serde(default)]
+    version: Option<u64>,
+    /// A human title, 1-200 characters on one line; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, example = "Q3 access review")]
+    title: Option<Option<String>>,
+    /// A description, at most 4000 characters; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
+    description: Option<Option<String>>,
+    /// Start of the period the evidence is effective for (RFC 3339); `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, format = DateTime, example = "2026-07-01T00:00:00Z")]
+    effective_from: Option<Option<String>>,
+    /// End of the period the evidence is effective for (RFC 3339); `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, format = DateTime, example = "2026-09-30T23:59:59Z")]
+    effective_to: Option<Option<String>>,
+    /// When the evidence stops being current (RFC 3339); `null` makes it current for ever.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, format = DateTime, example = "2027-09-30T00:00:00Z")]
+    valid_until: Option<Option<String>>,
+    /// The controls it supports (Kushim control ids, at most 40); replaces the current links.
+    #[serde(default)]
+    #[schema(example = json!(["KC-IAM-01"]))]
+    controls: Option<Vec<String>>,
+}
+
+/// The version an `If-Match` header names (`"3"`, `W/"3"`), or a 400 when it names none.
+fn if_match_version(value: &str) -> Result<u64, ApiError> {
+    let tag = value.trim();
+    let tag = tag.strip_prefix("W/").unwrap_or(tag);
+    tag.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| ApiError::Validation("If-Match must be the ETag of the evidence, e.g. \"3\"".into()))
+}
+
+fn parse_patch_time(field: &str, value: Option<Option<String>>) -> Result<Option<Option<DateTime<Utc>>>, ApiError> {
+    value.map(|v| parse_time(field, v.as_deref())).transpose()
+}
+
+#[utoipa::path(
+    patch,
+    path = "/v1/evidence/{digest}",
+    operation_id = "updateEvidence",
+    tag = "evidence",
+    summary = "Edit evidence metadata",
+    description = "Edits a record's title, description, effective period, `valid_until` and linked controls; its \
+        bytes, digest, size, media type, source and collection time never change. Name the version you read, as \
+        `If-Match` (the `ETag`) or as `version` in the body: an edit of an older version is refused (412 with \
+        `If-Match`, 409 with `version`), so concurrent edits never overwrite each other silently. Every edit is \
+        recorded in the tenant's ledger, and the linked controls (old and new) are evaluated again.",
+    params(
+        ("digest" = String, Path, description = "The evidence's SHA-256 (hex)."),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` of the version being edited, e.g. `\"3\"`."),
+    ),
+    request_body(content = UpdateEvidenceRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The edited record.", body = EvidenceView,
+            headers(("ETag" = String, description = "The record's new version, quoted."))),
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
+        (status = 404, response = problems::NotFound),
+        (status = 409, response = problems::Conflict),
+        (status = 412, description = "The `If-Match` version is not the current one: read the record again.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = problems::PayloadTooLarge),
+        (status = 415, response = problems::UnsupportedMediaType),
+        (status = 428, description = "Neither `If-Match` nor `version` says which version is edited.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = problems::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
+async fn update(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
+    let p = ctx.principal()?;
+    let digest = path_digest(ctx)?;
+    let input: UpdateEvidenceRequest = body::json(ctx.req)?;
+    let if_match = ctx.header("if-match").map(if_match_version).transpose()?;
+    let expected = match (if_match, input.version) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError::Validation("If-Match and version name different versions".into()));
+        }
+        (Some(v), _) | (None, Some(v)) => v,
+        (None, None) => {
+            let problem =
+                Problem::new(StatusCode::PRECONDITION_REQUIRED, "precondition-required", "Precondition required")
+                    .detail("say which version you are editing: send its ETag as If-Match, or its version in the body");
+            return Ok(problem.for_request(ctx.req));
+        }
+    };
+    let patch = MetadataPatch {
+        title: input.title,
+        description: input.description,
+        effective_from: parse_patch_time("effective_from", input.effective_from)?,
+        effective_to: parse_patch_time("effective_to", input.effective_to)?,
+        valid_until: parse_patch_time("valid_until", input.valid_until)?,
+        controls: input.controls,
+    };
+    let before = state.store.get(&p.tenant_id, &digest).await.map_err(api_error)?.ok_or(ApiError::NotFound)?;
+    let edited = match state.store.update_metadata(&p.tenant_id, &digest, patch, expected, Utc::now()).await {
+        Ok(edited) => edited,
+        Err(EvidenceError::VersionConflict { current }) if if_match.is_some() => {
+            let problem = Problem::new(StatusCode::PRECONDITION_FAILED, "precondition-failed", "Precondition failed")
+                .detail(format!("the evidence is at version {current}, not the one in If-Match: read it again"));
+            return Ok(problem.for_request(ctx.req));
+        }
+        Err(e) => return Err(api_error(e)),
+    };
+    if edited.version != before.version {
+        audit::record_success(state.table.as_ref(), ctx, "evidence.update", format!("evidence:{digest}")).await;
+        reevaluate(state, &p.tenant_id, &[&before, &edited]).await;
+    }
+    Ok(record_response(StatusCode::OK, edited))
 }
 
 /// A presigned download.
@@ -469,7 +699,7 @@ async fn create_upload(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiErro
         let now = Utc::now();
         let upload_id = uuid::Uuid::new_v4().simple().to_string();
         let key = staging_key(&p.tenant_id, &upload_id);
-        let signed = state.blobs.presign_put(&key, sha256, &input.media_type, PRESIGN_TTL).await?;
+        let signed = state.staging.presign_put(&key, sha256, &input.media_type, PRESIGN_TTL).await?;
         let pending = PendingUpload {
             sha256: sha256.to_hex(),
             size: input.size,
@@ -506,6 +736,9 @@ struct FinalizeUploadRequest {
     /// A human title, at most 200 characters (replaces the one given when the upload started).
     #[serde(default)]
     title: Option<String>,
+    /// A description, at most 4000 characters.
+    #[serde(default)]
+    description: Option<String>,
     /// Controls the file supports (catalog ids).
     #[schema(example = json!(["KC-IAM-01"]))]
     controls: Vec<String>,
@@ -586,7 +819,7 @@ async fn finalize(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
         }
         let pending: PendingUpload = pending_item.parse()?;
         let key = staging_key(&p.tenant_id, &upload_id);
-        let staged = match state.blobs.get(&key, None).await {
+        let staged = match state.staging.get(&key, None).await {
             Ok(blob) => blob,
             Err(AdapterError::NotFound(_)) => {
                 return Err(ApiError::Conflict("nothing has been uploaded yet; PUT the bytes to the URL first".into()));
@@ -595,10 +828,8 @@ async fn finalize(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
         };
         let actual = kushim_domain::sha256(&staged.bytes).to_hex();
         if staged.bytes.len() as u64 != pending.size || actual != pending.sha256 {
-            // The staged object carries no retention of its own: drop it and the declaration.
-            if let Err(e) = state.blobs.delete(&key, None).await {
-                tracing::warn!(code = e.code(), "could not delete a refused upload");
-            }
+            // The staging bucket locks nothing: drop the object and the declaration.
+            discard_staged(state, &key, &staged.meta.version_id, "a refused upload").await;
             state.table.delete(&pending_key, None).await?;
             let problem = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "upload-mismatch", "Upload does not match")
                 .detail("the uploaded bytes do not match the declared size or SHA-256; start a new upload");
@@ -607,6 +838,8 @@ async fn finalize(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
         let retention = retention_of(state.table.as_ref(), &p.tenant_id).await?;
         let new = NewEvidence {
             content: Content::Bytes(staged.bytes),
+            title: input.title.clone().or(pending.title),
+            description: input.description.clone(),
             media_type: pending.media_type,
             source: Source { connector: "manual".into(), ..Source::default() },
             collected_at: now,
@@ -617,10 +850,9 @@ async fn finalize(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
             checks: Vec::new(),
         };
         let record = state.store.put(&p.tenant_id, new, retention, now).await.map_err(api_error)?;
-        if let Err(e) = state.blobs.delete(&key, None).await {
-            tracing::warn!(code = e.code(), "could not delete a finalized upload's staging object");
-        }
+        discard_staged(state, &key, &staged.meta.version_id, "a finalized upload").await;
         state.table.delete(&pending_key, None).await?;
+        reevaluate(state, &p.tenant_id, &[&record]).await;
         audit::record_success(
             state.table.as_ref(),
             ctx,
@@ -628,9 +860,18 @@ async fn finalize(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
             format!("evidence:{}", record.digest),
         )
         .await;
-        Ok(json_response(StatusCode::CREATED, &EvidenceView::from(record)))
+        Ok(record_response(StatusCode::CREATED, record))
     })
     .await
+}
+
+/// Deletes a staged object for good: by version where the store keeps versions (the embedded
+/// store), plainly on the unversioned staging bucket (S3 reports its objects' version as `null`).
+async fn discard_staged(state: &State, key: &str, version_id: &str, what: &str) {
+    let version = Some(version_id).filter(|v| *v != "null");
+    if let Err(e) = state.staging.delete(key, version).await {
+        tracing::warn!(code = e.code(), "could not delete {what} from the staging bucket");
+    }
 }
 
 /// One problem verification found.
@@ -889,6 +1130,7 @@ async fn put_retention(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiErro
     paths(
         list,
         get,
+        update,
         download,
         create_upload,
         finalize,
@@ -899,7 +1141,7 @@ async fn put_retention(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiErro
         get_retention,
         put_retention
     ),
-    tags((name = "evidence", description = "Evidence: records, downloads, manual uploads, verification, signed checkpoints and retention."))
+    tags((name = "evidence", description = "Evidence: records, metadata edits, downloads, manual uploads, verification, signed checkpoints and retention."))
 )]
 struct ApiDoc;
 
@@ -920,6 +1162,25 @@ mod tests {
         for bad in ["text/html", "application/vnd.openxmlformats-officedocument.", "application/pdf; x=1", ""] {
             assert!(!allowed_media_type(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn if_match_names_a_version() {
+        assert_eq!(if_match_version("\"3\"").unwrap(), 3);
+        assert_eq!(if_match_version(" W/\"12\" ").unwrap(), 12);
+        for bad in ["3", "\"x\"", "*", "\"\"", "\"-1\""] {
+            assert!(if_match_version(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_edit_tells_absent_fields_from_null_ones() {
+        let input: UpdateEvidenceRequest =
+            serde_json::from_str(r#"{"title": null, "valid_until": "2027-01-01T00:00:00Z"}"#).unwrap();
+        assert_eq!(input.title, Some(None), "null clears");
+        assert_eq!(input.description, None, "absent keeps");
+        assert_eq!(input.valid_until, Some(Some("2027-01-01T00:00:00Z".into())));
+        assert!(serde_json::from_str::<UpdateEvidenceRequest>(r#"{"media_type": "text/plain"}"#).is_err());
     }
 
     #[test]

@@ -1,12 +1,19 @@
-//! `planner`: invoked by the template's EventBridge Scheduler schedules (and by the local
-//! platform's scheduler, which reads the same schedules). For now it records each firing, so a
-//! missed or doubled schedule is visible, and returns what it saw. Paging through due schedules
-//! and fanning jobs out to the queue arrives with the daily-runs capability.
+//! `planner`: invoked every few minutes by the template's EventBridge Scheduler schedule (and by
+//! the local platform's scheduler, which reads the same schedule). Each invocation records the
+//! firing (so a missed or doubled schedule is visible), times out runs past their deadline
+//! (publishing `run.completed` with status `timed_out`), then pages through the due-index of
+//! integration schedules, creates one run per tenant with all its due integrations, enqueues the
+//! runs' jobs on the connectors' queues in `SendMessageBatch` calls of ten, and advances the
+//! schedules in the same transaction that records each run, so a second invocation (or a
+//! concurrent one) never fires them again. [`run_once`] is the same pass without the firing
+//! record, for the CLI.
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use kushim_adapters::keys;
 use kushim_adapters::table::{Table, Update};
+use kushim_integrations::{AwsSlicer, JobQueues, PlanReport, Planner, Slicer};
 use kushim_lambda::{Backends, Config, ConfigError};
 use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
@@ -15,12 +22,33 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone)]
 pub struct State {
     table: Arc<dyn Table>,
+    planner: Planner,
 }
 
 impl State {
-    /// Picks the ports this function uses.
-    pub fn new(_config: &Config, backends: &Backends) -> Result<Self, ConfigError> {
-        Ok(Self { table: backends.table()? })
+    /// Picks the ports this function uses: the table, the queue (`AWS_JOBS_QUEUE_URL` names the
+    /// AWS connector's), and the event bus when one is configured. Slices come from
+    /// [`AwsSlicer::default`] until another slicer is plugged in with [`State::with_slicer`].
+    pub fn new(config: &Config, backends: &Backends) -> Result<Self, ConfigError> {
+        let table = backends.table()?;
+        let queues = JobQueues { aws: config.aws_jobs_queue.clone() };
+        if queues.aws.is_none() {
+            tracing::warn!("AWS_JOBS_QUEUE_URL is not set: due AWS integrations will be skipped");
+        }
+        let planner = Planner::new(table.clone(), backends.queue()?, queues, Arc::new(AwsSlicer::default()))
+            .with_bus(backends.bus.clone());
+        Ok(Self { table, planner })
+    }
+
+    /// Uses `slicer` to split integrations into jobs (builder style).
+    pub fn with_slicer(mut self, slicer: Arc<dyn Slicer>) -> Self {
+        self.planner = self.planner.with_slicer(slicer);
+        self
+    }
+
+    /// The planner.
+    pub fn planner(&self) -> &Planner {
+        &self.planner
     }
 }
 
@@ -39,8 +67,9 @@ pub struct PlanSummary {
     pub schedule: String,
     /// How many times it has fired, this time included.
     pub firings: i64,
-    /// Jobs sent to the queue.
-    pub jobs_enqueued: usize,
+    /// What the pass did.
+    #[serde(flatten)]
+    pub report: PlanReport,
 }
 
 /// Why the planner failed.
@@ -52,10 +81,18 @@ pub enum PlanError {
     /// Storage failed; the scheduler's retry policy tries again.
     #[error("storage error: {0}")]
     Storage(#[from] kushim_adapters::AdapterError),
+    /// Planning or enqueueing failed; due schedules not yet advanced stay due for the next pass.
+    #[error("planning failed: {0}")]
+    Planning(#[from] kushim_integrations::Error),
 }
 
-/// Records one firing of a schedule.
-pub async fn plan(state: &State, input: ScheduleInput, now_epoch: i64) -> Result<PlanSummary, PlanError> {
+/// One planning pass at `now`: time out stale runs, plan due schedules, enqueue their jobs.
+pub async fn run_once(state: &State, now: DateTime<Utc>) -> Result<PlanReport, PlanError> {
+    Ok(state.planner.run_once(now).await?)
+}
+
+/// Records one firing of a schedule, then runs a planning pass.
+pub async fn plan(state: &State, input: ScheduleInput, now: DateTime<Utc>) -> Result<PlanSummary, PlanError> {
     if input.schedule.is_empty()
         || input.schedule.len() > 64
         || !input.schedule.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -66,49 +103,22 @@ pub async fn plan(state: &State, input: ScheduleInput, now_epoch: i64) -> Result
         .table
         .update(
             &keys::schedule_tick(&input.schedule),
-            Update::default().set("last_fired_at", now_epoch).add("firings", 1),
+            Update::default().set("last_fired_at", now.timestamp()).add("firings", 1),
             None,
         )
         .await?;
     let firings = item.attrs.get("firings").and_then(serde_json::Value::as_i64).unwrap_or(1);
     tracing::info!(schedule = %input.schedule, firings, "schedule fired");
-    Ok(PlanSummary { schedule: input.schedule, firings, jobs_enqueued: 0 })
+    let report = run_once(state, now).await?;
+    Ok(PlanSummary { schedule: input.schedule, firings, report })
 }
 
 /// The Lambda handler.
 pub async fn handle(state: &State, event: LambdaEvent<serde_json::Value>) -> Result<PlanSummary, kushim_lambda::Error> {
     let input: ScheduleInput =
         serde_json::from_value(event.payload).map_err(|e| PlanError::InvalidInput(e.to_string()))?;
-    Ok(plan(state, input, chrono::Utc::now().timestamp()).await?)
+    Ok(plan(state, input, Utc::now()).await?)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use kushim_lambda::backends::EmbeddedSet;
-
-    #[tokio::test]
-    async fn given_two_firings_then_the_count_and_time_are_recorded() {
-        let dir = tempfile::tempdir().unwrap();
-        let set = EmbeddedSet::open(dir.path()).unwrap();
-        let state = State::new(&Config::from_lookup([]).unwrap(), &set.backends()).unwrap();
-        let input = || ScheduleInput { schedule: "daily".into() };
-        assert_eq!(plan(&state, input(), 100).await.unwrap().firings, 1);
-        assert_eq!(plan(&state, input(), 200).await.unwrap().firings, 2);
-        let item = set.table.get(&keys::schedule_tick("daily")).await.unwrap().unwrap();
-        assert_eq!(item.attrs["last_fired_at"], 200);
-    }
-
-    #[tokio::test]
-    async fn unknown_input_fields_and_bad_names_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let set = EmbeddedSet::open(dir.path()).unwrap();
-        let state = State::new(&Config::from_lookup([]).unwrap(), &set.backends()).unwrap();
-        let event = LambdaEvent::new(serde_json::json!({"schedule": "daily", "x": 1}), Default::default());
-        assert!(handle(&state, event).await.is_err());
-        assert!(matches!(
-            plan(&state, ScheduleInput { schedule: "a#b".into() }, 1).await,
-            Err(PlanError::InvalidInput(_))
-        ));
-    }
-}
+mod tests;

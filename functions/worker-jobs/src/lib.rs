@@ -1,8 +1,12 @@
 //! `worker-jobs`: the consumer of the jobs queue (SQS event source with
-//! `ReportBatchItemFailures`). For now it is the skeleton every connector consumer will follow:
-//! it reads each job envelope, refuses unreadable ones (they stay in the queue and reach the DLQ),
-//! and records each job exactly once under its idempotency key, acknowledging redeliveries
-//! without redoing work. Evidence collection itself arrives with the connectors.
+//! `ReportBatchItemFailures`), which carries the platform's background work. It reads each job
+//! envelope, refuses unreadable ones (they stay in the queue and reach the DLQ), and:
+//! - builds auditor packages (`export` jobs) through [`kushim_exports::Exports::build`], which is
+//!   idempotent; a build that cannot succeed marks the export failed with its reason, and one that
+//!   keeps failing for a transient cause is marked failed on its last receive before the message
+//!   rests in the DLQ;
+//! - records other jobs exactly once under their idempotency key, acknowledging redeliveries
+//!   without redoing work (collection jobs have their own connector queues).
 
 use std::sync::Arc;
 
@@ -10,24 +14,30 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use kushim_adapters::AdapterError;
 use kushim_adapters::keys;
 use kushim_adapters::table::{Condition, Item, Table};
-use kushim_domain::Job;
+use kushim_domain::{Job, JobKind};
+use kushim_exports::Exports;
 use kushim_lambda::sqs::{MessageError, drive_batch};
 use kushim_lambda::{Backends, Config, ConfigError};
 use lambda_runtime::LambdaEvent;
 
 /// Messages processed at once within one batch.
 pub const CONCURRENCY: usize = 4;
+/// The jobs queue's `maxReceiveCount` (template.yaml): the receive after which a failing message
+/// rests in the DLQ.
+pub const MAX_RECEIVES: u32 = 5;
 
 /// Everything the handler needs, built once per process.
 #[derive(Clone)]
 pub struct State {
     table: Arc<dyn Table>,
+    exports: Exports,
 }
 
 impl State {
     /// Picks the ports this function uses.
     pub fn new(_config: &Config, backends: &Backends) -> Result<Self, ConfigError> {
-        Ok(Self { table: backends.table()? })
+        let table = backends.table()?;
+        Ok(Self { exports: Exports::new(table.clone(), backends.blobs()?, backends.secrets()?), table })
     }
 }
 
@@ -60,10 +70,51 @@ fn epoch_seconds() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 
+/// Builds one export's package.
+async fn build_export(state: &State, job: &Job, export_id: &str, receive_count: u32) -> Result<(), MessageError> {
+    let now = chrono::Utc::now();
+    match state.exports.build(&job.tenant_id, export_id, now).await {
+        Ok(record) => {
+            tracing::info!(tenant = %job.tenant_id, export = export_id, size = ?record.size, "export ready");
+            Ok(())
+        }
+        Err(e) if e.is_retryable() && receive_count < MAX_RECEIVES => {
+            Err(MessageError::Retryable(format!("export build: {e}")))
+        }
+        Err(e) => {
+            let reason = if e.is_retryable() {
+                format!("the build kept failing ({MAX_RECEIVES} attempts): {e}")
+            } else {
+                format!("the build failed: {e}")
+            };
+            if let Err(fail) = state.exports.fail(&job.tenant_id, export_id, &reason, now).await {
+                return Err(MessageError::Retryable(format!("could not record the failure: {fail}")));
+            }
+            if e.is_retryable() {
+                // Leave the message for the DLQ, where an operator can redrive it.
+                Err(MessageError::Retryable(reason))
+            } else {
+                Err(MessageError::Permanent(reason))
+            }
+        }
+    }
+}
+
 async fn handle_message(state: &State, msg: SqsMessage) -> Result<(), MessageError> {
     let body = msg.body.as_deref().unwrap_or_default();
     let job: Job = serde_json::from_str(body).map_err(|e| MessageError::Poison(format!("not a job envelope: {e}")))?;
     let message_id = msg.message_id.as_deref().unwrap_or("-");
+    if let JobKind::Export { export_id } = &job.kind {
+        let receives = msg.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
+        let outcome = build_export(state, &job, export_id, receives).await;
+        if let Err(MessageError::Retryable(why)) = &outcome {
+            // What `kushim dlq list` shows if this was the last attempt.
+            if let Err(e) = kushim_lambda::deadletter::record_failure(state.table.as_ref(), &job, why, receives).await {
+                tracing::warn!(error = %e, "could not record the job's failure");
+            }
+        }
+        return outcome;
+    }
     match process(state, &job, message_id).await {
         Ok(outcome) => {
             tracing::info!(tenant = %job.tenant_id, job = %job.job_id, ?outcome, "job handled");

@@ -8,7 +8,7 @@
 //!   kind;
 //! - ids are validated newtypes from `kushim-domain`, which cannot contain `#`.
 
-use kushim_domain::{JobId, RunId, TenantId};
+use kushim_domain::{IntegrationId, JobId, RunId, TenantId};
 
 use crate::table::Key;
 
@@ -46,6 +46,16 @@ pub const RUN_PREFIX: &str = "RUN#";
 /// The record that a job (identified by its idempotency key) was processed.
 pub fn job_done(tenant: &TenantId, idempotency_key: &str) -> Key {
     Key::new(tenant_pk(tenant), format!("JOB#{idempotency_key}"))
+}
+
+/// The lock a connector holds on a job while working on it (expires with its lease).
+pub fn job_lock(tenant: &TenantId, idempotency_key: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("JOBLOCK#{idempotency_key}"))
+}
+
+/// The last failure of a job (by idempotency key): what the DLQ listing shows beside a dead job.
+pub fn job_failure(tenant: &TenantId, idempotency_key: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("JOBFAIL#{idempotency_key}"))
 }
 
 /// A job that a worker refused as permanently invalid, for operators to inspect.
@@ -218,6 +228,14 @@ pub fn ledger_checkpoint(tenant: &TenantId, seq: u64) -> Key {
 /// Prefix listing a tenant's ledger checkpoints in order.
 pub const CHECKPOINT_PREFIX: &str = "CHECKPOINT#";
 
+/// One auditor export of a tenant (ids are UUID v7, so the prefix lists them oldest first).
+pub fn export(tenant: &TenantId, export_id: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("{EXPORT_PREFIX}{export_id}"))
+}
+
+/// Prefix listing a tenant's auditor exports.
+pub const EXPORT_PREFIX: &str = "EXPORT#";
+
 /// A tenant's evidence retention policy (days of COMPLIANCE lock on new evidence).
 pub fn evidence_retention(tenant: &TenantId) -> Key {
     Key::new(tenant_pk(tenant), "EVIDENCERETENTION")
@@ -226,6 +244,98 @@ pub fn evidence_retention(tenant: &TenantId) -> Key {
 /// A pending manual evidence upload (declared digest, size and media type; expires after an hour).
 pub fn evidence_upload(tenant: &TenantId, upload_id: &str) -> Key {
     Key::new(tenant_pk(tenant), format!("UPLOAD#{upload_id}"))
+}
+
+/// The link of one evidence record to one control it supports (collection time, freshness and
+/// connector copied from the record), written with the record; the compliance state reads a
+/// tenant's links to judge manual evidence freshness per control.
+pub fn evidence_control(tenant: &TenantId, control_id: &str, digest_hex: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("{}{digest_hex}", evidence_control_prefix(control_id)))
+}
+
+/// Prefix listing every evidence-to-control link of a tenant.
+pub const EVIDENCE_CONTROL_PREFIX: &str = "EVCONTROL#";
+
+/// Prefix listing the evidence linked to one control.
+pub fn evidence_control_prefix(control_id: &str) -> String {
+    format!("{EVIDENCE_CONTROL_PREFIX}{control_id}#")
+}
+
+/// One evidence record in the day partition of its `valid_until` (`date` is `yyyy-mm-dd`, UTC),
+/// across tenants, so expiry reminders read one partition per day instead of scanning.
+pub fn evidence_expiry(date: &str, tenant: &TenantId, digest_hex: &str) -> Key {
+    Key::new(evidence_expiry_partition(date), format!("{}{digest_hex}", evidence_expiry_tenant_prefix(tenant)))
+}
+
+/// The day partition of evidence expiring on `date` (`yyyy-mm-dd`).
+pub fn evidence_expiry_partition(date: &str) -> String {
+    format!("EXPIRY#{date}")
+}
+
+/// Prefix of one tenant's rows in an expiry day partition.
+pub fn evidence_expiry_tenant_prefix(tenant: &TenantId) -> String {
+    format!("{tenant}#")
+}
+
+/// The marker that the reminder `days_left` days before `valid_until` (`date`, `yyyy-mm-dd`) was
+/// sent for one evidence record; written with `attribute_not_exists` so a rerun does not resend.
+pub fn evidence_expiry_reminder(tenant: &TenantId, digest_hex: &str, date: &str, days_left: u32) -> Key {
+    Key::new(tenant_pk(tenant), format!("EXPIRYSENT#{digest_hex}#{date}#{days_left}"))
+}
+
+/// An integration (a connected AWS account set, GitHub org, …) of a tenant.
+pub fn integration(tenant: &TenantId, integration: &IntegrationId) -> Key {
+    Key::new(tenant_pk(tenant), format!("{INTEGRATION_PREFIX}{integration}"))
+}
+
+/// Prefix listing a tenant's integrations.
+pub const INTEGRATION_PREFIX: &str = "INTEGRATION#";
+
+/// An integration's health and circuit breaker (shared by every connector instance).
+pub fn integration_breaker(tenant: &TenantId, integration: &IntegrationId) -> Key {
+    Key::new(tenant_pk(tenant), format!("BREAKER#{integration}"))
+}
+
+/// An integration's collection schedule; indexed in GSI1 under [`DUE_INDEX`] while it is on.
+pub fn integration_schedule(tenant: &TenantId, integration: &IntegrationId) -> Key {
+    Key::new(tenant_pk(tenant), format!("INTEGSCHEDULE#{integration}"))
+}
+
+/// The GSI1 partition of schedules that are on, sorted by when they are next due.
+pub const DUE_INDEX: &str = "DUE";
+
+/// A schedule's GSI1 sort key: the next due time (RFC 3339, UTC, whole seconds, so it sorts in
+/// time order), then the tenant and the integration.
+pub fn due_index_sk(next_due_rfc3339: &str, tenant: &TenantId, integration: &IntegrationId) -> String {
+    format!("{next_due_rfc3339}#{tenant}#{integration}")
+}
+
+/// The tenant's AWS ExternalId (generated once; customers put it in their role's trust policy).
+pub fn aws_external_id(tenant: &TenantId) -> Key {
+    Key::new(tenant_pk(tenant), "AWSEXTERNALID")
+}
+
+/// The per-integration run lock: at most one running run per integration (TTL = run deadline).
+pub fn run_lock(tenant: &TenantId, integration: &IntegrationId) -> Key {
+    Key::new(tenant_pk(tenant), format!("RUNLOCK#{integration}"))
+}
+
+/// Marks a run as running; indexed in GSI1 under [`ACTIVE_RUNS_INDEX`] by deadline.
+pub fn run_active(tenant: &TenantId, run: &RunId) -> Key {
+    Key::new(tenant_pk(tenant), format!("RUNACTIVE#{run}"))
+}
+
+/// The GSI1 partition of running runs, sorted by deadline (the planner times out stale ones).
+pub const ACTIVE_RUNS_INDEX: &str = "RUNS#ACTIVE";
+
+/// A running run's GSI1 sort key: its deadline (RFC 3339, UTC), then the tenant and the run.
+pub fn active_run_sk(deadline_rfc3339: &str, tenant: &TenantId, run: &RunId) -> String {
+    format!("{deadline_rfc3339}#{tenant}#{run}")
+}
+
+/// The marker that one job of a run (by its idempotency key) was counted in the run's totals.
+pub fn run_job(tenant: &TenantId, idempotency_key: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("RUNJOB#{idempotency_key}"))
 }
 
 #[cfg(test)]
@@ -240,5 +350,16 @@ mod tests {
         assert!(run(&t, &RunId::new("r1").unwrap()).sk.starts_with(RUN_PREFIX));
         assert_ne!(health_probe(), schedule_tick("daily"));
         assert!(audit_event(&t, 2).sk < audit_event(&t, 10).sk, "sequence numbers sort numerically");
+        let i = IntegrationId::new("aws-main").unwrap();
+        assert!(integration(&t, &i).sk.starts_with(INTEGRATION_PREFIX));
+        assert!(
+            !integration_schedule(&t, &i).sk.starts_with(INTEGRATION_PREFIX),
+            "schedules are not listed as integrations"
+        );
+        assert!(
+            !run_lock(&t, &i).sk.starts_with(RUN_PREFIX)
+                && !run_active(&t, &RunId::new("r1").unwrap()).sk.starts_with(RUN_PREFIX)
+        );
+        assert!(due_index_sk("2026-01-01T02:00:00Z", &t, &i) < due_index_sk("2026-01-01T02:00:01Z", &t, &i));
     }
 }

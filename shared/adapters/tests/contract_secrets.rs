@@ -75,6 +75,48 @@ async fn oversized_value_refused(store: &dyn Secrets) {
     assert_not_found(store.get("big").await);
 }
 
+async fn create_if_absent_creates_only_once(store: &dyn Secrets) {
+    // GIVEN no secret, WHEN it is created if absent, THEN this call created it.
+    assert!(store.create_if_absent("signing/key", secret("first")).await.unwrap());
+    assert_eq!(read(store, "signing/key").await, "first");
+    // WHEN it is created if absent again, THEN nothing changes and the caller is told so.
+    assert!(!store.create_if_absent("signing/key", secret("second")).await.unwrap());
+    assert_eq!(read(store, "signing/key").await, "first");
+    // A secret written by `put` counts as present too.
+    store.put("written", secret("by put")).await.unwrap();
+    assert!(!store.create_if_absent("written", secret("other")).await.unwrap());
+    assert_eq!(read(store, "written").await, "by put");
+}
+
+async fn create_if_absent_after_delete_creates_again(store: &dyn Secrets) {
+    store.put("recreated", secret("old")).await.unwrap();
+    store.delete("recreated").await.unwrap();
+    // GIVEN a deleted secret (on Secrets Manager: scheduled for deletion), THEN it counts as absent.
+    assert!(store.create_if_absent("recreated", secret("new")).await.unwrap());
+    assert_eq!(read(store, "recreated").await, "new");
+    assert!(!store.create_if_absent("recreated", secret("newer")).await.unwrap());
+    assert_eq!(read(store, "recreated").await, "new");
+}
+
+async fn create_if_absent_refuses_what_put_refuses(store: &dyn Secrets) {
+    assert_invalid(store.create_if_absent("has space", secret("v")).await);
+    assert_invalid(store.create_if_absent("big", secret(&"x".repeat(MAX_SECRET_BYTES + 1))).await);
+    assert_not_found(store.get("big").await);
+}
+
+async fn racing_creators_have_exactly_one_winner(store: &dyn Secrets) {
+    // GIVEN eight callers creating the same secret at once, each with its own value.
+    let results = futures::future::join_all((0..8).map(|i| async move {
+        let won = store.create_if_absent("race", secret(&format!("value-{i}"))).await.unwrap();
+        (i, won)
+    }))
+    .await;
+    // THEN exactly one won, and the stored value is the winner's.
+    let winners: Vec<usize> = results.iter().filter(|(_, won)| *won).map(|(i, _)| *i).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert_eq!(read(store, "race").await, format!("value-{}", winners[0]));
+}
+
 /// Runs each shared assertion against a fresh embedded store and a fresh Secrets Manager prefix.
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
@@ -107,6 +149,10 @@ contract!(
     delete_then_not_found,
     invalid_names_refused,
     oversized_value_refused,
+    create_if_absent_creates_only_once,
+    create_if_absent_after_delete_creates_again,
+    create_if_absent_refuses_what_put_refuses,
+    racing_creators_have_exactly_one_winner,
 );
 
 async fn secrets_manager_client() -> aws_sdk_secretsmanager::Client {
@@ -150,6 +196,25 @@ async fn secrets_manager_default_delete_keeps_a_recovery_window() {
     assert!(described.deleted_date().is_some(), "the secret should be pending deletion, not gone");
     client.restore_secret().secret_id(&id).send().await.unwrap();
     assert_eq!(read(&store, "recoverable").await, "v");
+}
+
+#[tokio::test]
+async fn secrets_manager_create_if_absent_restores_a_secret_pending_deletion_once() {
+    // GIVEN a secret scheduled for deletion (the default delete keeps a recovery window).
+    let store = secrets_manager().await;
+    store.put("pending", secret("old")).await.unwrap();
+    store.delete("pending").await.unwrap();
+    assert_not_found(store.get("pending").await);
+    // WHEN several callers create it if absent at once.
+    let results = futures::future::join_all((0..4).map(|i| {
+        let store = &store;
+        async move { (i, store.create_if_absent("pending", secret(&format!("new-{i}"))).await.unwrap()) }
+    }))
+    .await;
+    // THEN exactly one restored it with its value; the old value is gone.
+    let winners: Vec<usize> = results.iter().filter(|(_, won)| *won).map(|(i, _)| *i).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert_eq!(read(&store, "pending").await, format!("new-{}", winners[0]));
 }
 
 // ---- Embedded only. ----
@@ -261,6 +326,32 @@ async fn embedded_another_key_cannot_read() {
     std::fs::remove_file(dir.path().join(KEY_FILE)).unwrap();
     let store = EmbeddedSecrets::open(dir.path()).unwrap();
     assert!(matches!(store.get("s").await, Err(AdapterError::Storage(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn embedded_create_if_absent_is_atomic_across_adapters_on_one_directory() {
+    // GIVEN several adapters over the same directory (as separate processes would open it).
+    let dir = tempfile::tempdir().unwrap();
+    let stores: Vec<EmbeddedSecrets> = (0..6).map(|_| EmbeddedSecrets::open(dir.path()).unwrap()).collect();
+    // WHEN each creates the same secret at once from its own thread.
+    let tasks: Vec<_> = stores
+        .into_iter()
+        .enumerate()
+        .map(|(i, store)| {
+            tokio::spawn(async move { (i, store.create_if_absent("key", secret(&format!("v{i}"))).await.unwrap()) })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (i, won) = task.await.unwrap();
+        if won {
+            winners.push(i);
+        }
+    }
+    // THEN exactly one created it, and every adapter reads the winner's value.
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let store = EmbeddedSecrets::open(dir.path()).unwrap();
+    assert_eq!(read(&store, "key").await, format!("v{}", winners[0]));
 }
 
 #[tokio::test]

@@ -1,26 +1,30 @@
 //! Reading a tenant's compliance state: control status (alone or listed), the latest results
 //! behind a control, framework readiness, daily history and operating effectiveness.
 //!
-//! A stored evaluation is used as it is unless it relied on an exception that has expired since;
-//! then the control is evaluated again from the stored results and exceptions (without writing:
-//! reads never change state). A control never evaluated for the tenant is evaluated from nothing,
-//! which the engine reports as not started.
+//! A stored evaluation is used as it is unless it relied on an exception that has expired since,
+//! or on manual evidence that has gone stale since; then the control is evaluated again from the
+//! stored results, uploaded evidence and exceptions (without writing: reads never change state).
+//! A control never evaluated for the tenant is evaluated from its uploaded evidence alone (the
+//! engine reports nothing at all as not started).
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kushim_adapters::keys;
 use kushim_adapters::table::{Query, SortKey};
-use kushim_catalog::{Control, FrameworkId, catalog};
+use kushim_catalog::{Control, ControlKind, FrameworkId, catalog};
 use kushim_checks::CheckResult;
 use kushim_domain::TenantId;
-use kushim_engine::{ControlEvaluation, ControlStatus, DailyStatus, Effectiveness, Exception, Readiness};
+use kushim_engine::{
+    ControlEvaluation, ControlStatus, DailyStatus, Effectiveness, Exception, ManualEvidence, Readiness,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::record::evaluate;
 use crate::report::{ControlEffectiveness, FrameworkEffectiveness};
 use crate::store::{
-    Snapshot, StoredControl, checks_for_control, day, load_controls, load_exceptions, load_results, query_all,
+    Snapshot, StoredControl, checks_for_control, day, load_controls, load_exceptions, load_manual_evidence,
+    load_results, query_all,
 };
 use crate::{Compliance, ComplianceError, Result};
 
@@ -170,19 +174,28 @@ impl Compliance {
         now: DateTime<Utc>,
     ) -> Result<BTreeMap<String, ControlEvaluation>> {
         let mut exceptions: Option<Vec<Exception>> = None;
+        let mut manual: Option<Vec<ManualEvidence>> = None;
         let mut cache = HashMap::new();
         let mut out = BTreeMap::new();
         for control in controls {
-            let evaluation = match stored.remove(&control.id) {
-                Some(s) if s.holds_at(now) => s.evaluation,
+            let stored = stored.remove(&control.id);
+            if let Some(s) = stored.as_ref().filter(|s| s.holds_at(now)) {
+                out.insert(control.id.clone(), s.evaluation.clone());
+                continue;
+            }
+            if manual.is_none() && control.kind != ControlKind::Automated {
+                manual = Some(load_manual_evidence(self.table.as_ref(), tenant).await?);
+            }
+            let manual = manual.as_deref().unwrap_or_default();
+            let evaluation = match stored {
                 Some(_) => {
                     if exceptions.is_none() {
                         exceptions = Some(load_exceptions(self.table.as_ref(), tenant).await?);
                     }
                     let results = self.control_results(tenant, control, &mut cache).await?;
-                    evaluate(control, &results, exceptions.as_deref().unwrap_or_default(), now).0
+                    evaluate(control, &results, manual, exceptions.as_deref().unwrap_or_default(), now).0
                 }
-                None => evaluate(control, &[], &[], now).0,
+                None => evaluate(control, &[], manual, &[], now).0,
             };
             out.insert(control.id.clone(), evaluation);
         }

@@ -2,8 +2,11 @@
 //!
 //! A run's results replace the stored result of each (check, resource); the previous status is
 //! kept so the summary can say what started failing and what was fixed. Then every control the
-//! recorded checks support is evaluated again from all its checks' stored results and the
-//! tenant's exceptions, and its `CONTROL#` item and today's `SNAP#` item are written together.
+//! recorded checks support is evaluated again from all its checks' stored results, the tenant's
+//! uploaded evidence linked to it and the tenant's exceptions, and its `CONTROL#` item and today's
+//! `SNAP#` item are written together. An evaluation that relied on fresh manual evidence holds
+//! only until that evidence goes stale, as one that relied on an exception holds only until the
+//! exception expires.
 //!
 //! Recording is idempotent: a result identical to the stored one (same status, reason and run) is
 //! not written again, and an evaluation identical to the one already stored today is not written
@@ -21,12 +24,12 @@ use kushim_adapters::table::{BatchOp, Condition, MAX_BATCH_WRITE, TxOp};
 use kushim_catalog::{Control, catalog};
 use kushim_checks::CheckResult;
 use kushim_domain::TenantId;
-use kushim_engine::{ControlEvaluation, Exception, evaluate_control};
+use kushim_engine::{ControlEvaluation, Exception, ManualEvidence, evaluate_control, manual_fresh_through};
 use serde::Serialize;
 
 use crate::store::{
     Snapshot, StoredControl, StoredResult, cap_reasons, checks_for_control, controls_for_check, load_controls,
-    load_exceptions, load_results,
+    load_exceptions, load_manual_evidence, load_results,
 };
 use crate::{Compliance, ComplianceError, Result};
 
@@ -85,15 +88,17 @@ fn lost_race(e: &AdapterError) -> bool {
 }
 
 /// Evaluates a control, capping its reasons, and says until when the evaluation holds: the
-/// earliest expiry among the active exceptions that excuse one of its failures.
+/// earliest of the expiries of the active exceptions that excuse one of its failures and the
+/// instant its fresh manual evidence goes stale.
 pub(crate) fn evaluate(
     control: &Control,
     results: &[CheckResult],
+    manual: &[ManualEvidence],
     exceptions: &[Exception],
     now: DateTime<Utc>,
 ) -> (ControlEvaluation, Option<DateTime<Utc>>) {
-    let evaluation = cap_reasons(evaluate_control(control, results, &[], exceptions, now));
-    let valid_until = results
+    let evaluation = cap_reasons(evaluate_control(control, results, manual, exceptions, now));
+    let excepted_until = results
         .iter()
         .filter(|r| r.status.is_fail())
         .flat_map(|r| {
@@ -101,6 +106,11 @@ pub(crate) fn evaluate(
         })
         .map(|e| e.expires_at)
         .min();
+    let fresh_until = manual_fresh_through(control, manual, now);
+    let valid_until = match (excepted_until, fresh_until) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     (evaluation, valid_until)
 }
 
@@ -196,6 +206,19 @@ impl Compliance {
         Ok(summary)
     }
 
+    /// Evaluates the given controls again for a tenant and stores what changed, e.g. after manual
+    /// evidence linked to them was uploaded, edited or relinked. Unknown control ids are ignored.
+    /// Returns how many evaluations were written.
+    pub async fn reevaluate_controls(
+        &self,
+        tenant: &TenantId,
+        control_ids: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let ids: BTreeSet<&str> = control_ids.iter().map(String::as_str).collect();
+        Ok(self.reevaluate(tenant, &ids, now).await?.1)
+    }
+
     /// Evaluates every control of the catalog again for a tenant and stores what changed (a
     /// repair tool, and a way to write a day's snapshots when no run happened). Returns how many
     /// evaluations were written.
@@ -241,6 +264,7 @@ impl Compliance {
             // before the inputs cannot overwrite an evaluation made from newer inputs.
             let stored = load_controls(self.table.as_ref(), tenant).await?;
             let exceptions = load_exceptions(self.table.as_ref(), tenant).await?;
+            let manual = load_manual_evidence(self.table.as_ref(), tenant).await?;
             let mut cache = HashMap::new();
             let chunks: Vec<Vec<&Control>> = pending.chunks(CONTROLS_PER_TRANSACTION).map(<[_]>::to_vec).collect();
             let mut lost_at = None;
@@ -248,7 +272,7 @@ impl Compliance {
                 let mut ops = Vec::new();
                 for control in chunk {
                     let results = self.control_results(tenant, control, &mut cache).await?;
-                    let (evaluation, valid_until) = evaluate(control, &results, &exceptions, now);
+                    let (evaluation, valid_until) = evaluate(control, &results, &manual, &exceptions, now);
                     let previous = stored.get(&control.id);
                     let unchanged = previous.is_some_and(|p| {
                         p.evaluation == evaluation

@@ -7,7 +7,10 @@
 //! - `CONTROL#<control>`: the control's current evaluation, when it was made, until when it holds
 //!   (the earliest expiry of the exceptions it relied on) and a version for optimistic locking;
 //! - `SNAP#<control>#<YYYY-MM-DD>`: the control's status on one day (the day's last evaluation);
-//! - `EXCEPTION#<id>`: an exception, with a version for optimistic locking.
+//! - `EXCEPTION#<id>`: an exception, with a version for optimistic locking;
+//! - `EVCONTROL#<control>#<digest>` (read only): a link from a piece of evidence to a control,
+//!   written by the evidence store with the record; uploaded (`manual`) evidence is the manual
+//!   evidence the engine judges for freshness.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -17,7 +20,7 @@ use kushim_adapters::keys;
 use kushim_adapters::table::{Item, MAX_QUERY_LIMIT, Query, Table};
 use kushim_checks::{CheckResult, Status};
 use kushim_domain::TenantId;
-use kushim_engine::{ControlEvaluation, ControlStatus, DailyStatus, Exception, ExceptionScope};
+use kushim_engine::{ControlEvaluation, ControlStatus, DailyStatus, Exception, ExceptionScope, ManualEvidence};
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
@@ -266,6 +269,37 @@ impl StoredException {
 pub(crate) async fn load_exceptions(table: &dyn Table, tenant: &TenantId) -> Result<Vec<Exception>> {
     let query = Query::partition(keys::tenant_pk(tenant)).begins_with(keys::EXCEPTION_PREFIX);
     query_all(table, query).await?.iter().map(|i| Ok(StoredException::parse(i)?.exception)).collect()
+}
+
+/// The connector of manually uploaded evidence.
+pub(crate) const MANUAL_CONNECTOR: &str = "manual";
+
+/// The fields of an `EVCONTROL#` link row the engine needs (the evidence store writes more).
+#[derive(Deserialize)]
+struct EvidenceLink {
+    control_id: String,
+    connector: String,
+    collected_at: DateTime<Utc>,
+    #[serde(default)]
+    valid_until: Option<DateTime<Utc>>,
+}
+
+/// The tenant's uploaded evidence, one entry per control it is linked to (fresh or not: the
+/// engine decides).
+pub(crate) async fn load_manual_evidence(table: &dyn Table, tenant: &TenantId) -> Result<Vec<ManualEvidence>> {
+    let query = Query::partition(keys::tenant_pk(tenant)).begins_with(keys::EVIDENCE_CONTROL_PREFIX);
+    let mut out = Vec::new();
+    for item in query_all(table, query).await? {
+        let link: EvidenceLink = item.parse()?;
+        if link.connector == MANUAL_CONNECTOR {
+            out.push(ManualEvidence {
+                control_id: link.control_id,
+                collected_at: link.collected_at,
+                valid_until: link.valid_until,
+            });
+        }
+    }
+    Ok(out)
 }
 
 fn to_attrs<T: Serialize>(value: &T) -> serde_json::Map<String, serde_json::Value> {

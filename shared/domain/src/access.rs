@@ -79,6 +79,9 @@ pub enum Permission {
     /// Start runs of checks.
     #[serde(rename = "runs:start")]
     RunsStart,
+    /// Read runs (their status and counts).
+    #[serde(rename = "runs:read")]
+    RunsRead,
     /// Comment on controls and findings.
     #[serde(rename = "comments:write")]
     CommentsWrite,
@@ -103,7 +106,7 @@ pub enum Permission {
 }
 
 /// Every permission, for matrices and tests.
-pub const PERMISSIONS: [Permission; 22] = [
+pub const PERMISSIONS: [Permission; 23] = [
     Permission::ProfileSelf,
     Permission::TenantRead,
     Permission::TenantManage,
@@ -119,6 +122,7 @@ pub const PERMISSIONS: [Permission; 22] = [
     Permission::ReportsRead,
     Permission::ExportsCreate,
     Permission::RunsStart,
+    Permission::RunsRead,
     Permission::CommentsWrite,
     Permission::IntegrationsManage,
     Permission::IntegrationsRead,
@@ -145,6 +149,7 @@ impl Role {
                     | P::EvidenceWrite
                     | P::ReportsRead
                     | P::RunsStart
+                    | P::RunsRead
                     | P::CommentsWrite
                     | P::IntegrationsRead
                     | P::ExceptionsRequest
@@ -158,8 +163,11 @@ impl Role {
                     | P::ReportsRead
                     | P::AuditRead
                     | P::ExportsCreate
+                    | P::RunsRead
             ),
-            Role::Viewer => matches!(permission, P::ProfileSelf | P::TenantRead | P::ReportsRead | P::ControlsRead),
+            Role::Viewer => {
+                matches!(permission, P::ProfileSelf | P::TenantRead | P::ReportsRead | P::ControlsRead | P::RunsRead)
+            }
         }
     }
 
@@ -205,7 +213,7 @@ impl Permission {
     }
 }
 
-const SCOPE_NAMES: [&str; 22] = [
+const SCOPE_NAMES: [&str; 23] = [
     "profile:self",
     "tenant:read",
     "tenant:manage",
@@ -221,6 +229,7 @@ const SCOPE_NAMES: [&str; 22] = [
     "reports:read",
     "exports:create",
     "runs:start",
+    "runs:read",
     "comments:write",
     "integrations:manage",
     "integrations:read",

@@ -16,6 +16,11 @@ pub enum JobKind {
         /// Which part of the integration (e.g. `123456789012/eu-west-1/iam`).
         slice: String,
     },
+    /// Build the auditor package of one export (`run_id` is then the export's id).
+    Export {
+        /// The export to build.
+        export_id: String,
+    },
 }
 
 /// A job envelope. `idempotency_key` is deterministic for the same work so that redelivered or
@@ -27,7 +32,7 @@ pub struct Job {
     pub job_id: JobId,
     /// The tenant the work belongs to.
     pub tenant_id: TenantId,
-    /// The run that planned it.
+    /// The run that planned it (for an export, the export's id).
     pub run_id: RunId,
     /// Same value for the same unit of work in the same run.
     pub idempotency_key: String,

@@ -12,4 +12,6 @@ pub mod status;
 pub use coverage::{Coverage, coverage};
 pub use effectiveness::{DailyStatus, Effectiveness, effectiveness};
 pub use exception::{Exception, ExceptionError, ExceptionScope};
-pub use status::{ControlEvaluation, ControlStatus, ManualEvidence, Readiness, evaluate_control, readiness};
+pub use status::{
+    ControlEvaluation, ControlStatus, ManualEvidence, Readiness, evaluate_control, manual_fresh_through, readiness,
+};

@@ -85,15 +85,39 @@ pub struct ControlEvaluation {
     pub reasons: Vec<String>,
 }
 
+/// Until when a piece of manual evidence keeps `control` supplied: its own `valid_until` if it
+/// has one, else its collection time plus the control's freshness period; `None` means for ever.
+pub fn manual_fresh_until(control: &Control, evidence: &ManualEvidence) -> Option<DateTime<Utc>> {
+    match (evidence.valid_until, control.evidence_freshness_days) {
+        (Some(until), _) => Some(until),
+        (None, Some(days)) => Some(evidence.collected_at + Duration::days(i64::from(days))),
+        (None, None) => None,
+    }
+}
+
+/// The instant `control`'s manual evidence stops being fresh, when it is fresh at `now` but will
+/// not stay so for ever (the latest expiry among its fresh evidence); `None` otherwise. A stored
+/// evaluation that relied on fresh manual evidence must be redone from then.
+pub fn manual_fresh_through(control: &Control, manual: &[ManualEvidence], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if control.kind == ControlKind::Automated {
+        return None;
+    }
+    let mut latest = None;
+    for m in manual.iter().filter(|m| m.control_id == control.id) {
+        match manual_fresh_until(control, m) {
+            None => return None,
+            Some(until) if until > now => latest = latest.max(Some(until)),
+            Some(_) => {}
+        }
+    }
+    latest
+}
+
 fn manual_state(control: &Control, manual: &[ManualEvidence], now: DateTime<Utc>) -> ManualState {
     if control.kind == ControlKind::Automated {
         return ManualState::NotRequired;
     }
-    let fresh = |m: &ManualEvidence| match (m.valid_until, control.evidence_freshness_days) {
-        (Some(until), _) => until > now,
-        (None, Some(days)) => m.collected_at + Duration::days(i64::from(days)) > now,
-        (None, None) => true,
-    };
+    let fresh = |m: &ManualEvidence| manual_fresh_until(control, m).is_none_or(|until| until > now);
     let mine: Vec<&ManualEvidence> = manual.iter().filter(|m| m.control_id == control.id).collect();
     if mine.is_empty() {
         ManualState::Missing
@@ -304,6 +328,30 @@ mod tests {
         let eval = evaluate_control(&c, &results, &[], &ex, later);
         assert_eq!(eval.status, ControlStatus::Failing);
         assert!(eval.reasons[0].contains("break-glass"), "{:?}", eval.reasons);
+    }
+
+    #[test]
+    fn fresh_through_is_the_latest_expiry_of_fresh_manual_evidence() {
+        let c = control(ControlKind::Manual, Some(30));
+        let at = |days: i64| now() + Duration::days(days);
+        let m = |collected: i64, until: Option<i64>| ManualEvidence {
+            control_id: c.id.clone(),
+            collected_at: at(collected),
+            valid_until: until.map(at),
+        };
+        // Collected 10 days ago with 30 days of freshness: fresh for 20 more days.
+        assert_eq!(manual_fresh_through(&c, &[m(-10, None)], now()), Some(at(20)));
+        // The latest of the fresh ones wins; stale ones do not count.
+        assert_eq!(manual_fresh_through(&c, &[m(-10, None), m(-1, Some(90)), m(-60, None)], now()), Some(at(90)));
+        // Nothing fresh, or nothing at all: nothing to wait for.
+        assert_eq!(manual_fresh_through(&c, &[m(-60, None)], now()), None);
+        assert_eq!(manual_fresh_through(&c, &[], now()), None);
+        // Evidence that never goes stale: the evaluation holds for ever.
+        let timeless = control(ControlKind::Manual, None);
+        let forever = ManualEvidence { control_id: timeless.id.clone(), ..m(-1, None) };
+        assert_eq!(manual_fresh_through(&timeless, &[forever], now()), None);
+        assert_eq!(manual_state(&c, &[m(-10, None)], now()), ManualState::Fresh);
+        assert_eq!(manual_state(&c, &[m(-10, None)], at(21)), ManualState::Stale);
     }
 
     #[test]

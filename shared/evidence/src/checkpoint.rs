@@ -1,8 +1,9 @@
 //! Signed checkpoints of a tenant's ledger head. A checkpoint signs the canonical JSON of
 //! `{tenant, seq, head_hash, time}` with an Ed25519 key kept (as base64url PKCS#8) in the Secrets
-//! port under [`SIGNING_KEY_SECRET`], created on first use. Checkpoints are stored apart from the
-//! chain; whoever holds one can tell a rewritten history from the real one with the public key,
-//! which [`Checkpoints::public_key`] returns for an API route to publish.
+//! port under [`SIGNING_KEY_SECRET`], created on first use with the port's create-if-absent, so
+//! processes racing to create it all end up with the one key that won. Checkpoints are stored
+//! apart from the chain; whoever holds one can tell a rewritten history from the real one with the
+//! public key, which [`Checkpoints::public_key`] returns for an API route to publish.
 
 use std::sync::Arc;
 
@@ -151,10 +152,13 @@ async fn load_or_create(secrets: &dyn Secrets) -> Result<Arc<Ed25519KeyPair>, Ev
             let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
                 .map_err(|_| EvidenceError::Signing("could not generate a key".into()))?;
             let fresh: SecretString = URL_SAFE_NO_PAD.encode(doc.as_ref()).into();
-            secrets.put(SIGNING_KEY_SECRET, fresh).await?;
-            tracing::info!("created the evidence checkpoint signing key");
-            // Read back, so a process racing us ends up with whichever key was stored last.
-            secrets.get(SIGNING_KEY_SECRET).await?
+            // Only one of several processes creating the key on first use wins; the others use its key.
+            if secrets.create_if_absent(SIGNING_KEY_SECRET, fresh.clone()).await? {
+                tracing::info!("created the evidence checkpoint signing key");
+                fresh
+            } else {
+                secrets.get(SIGNING_KEY_SECRET).await?
+            }
         }
         Err(e) => return Err(e.into()),
     };

@@ -1,5 +1,5 @@
-//! The one error type of this crate: storage failures from the ports, refused input, and evidence
-//! whose stored bytes no longer match their digest.
+//! The one error type of this crate: storage failures from the ports, refused input, stale
+//! edits, and evidence whose stored bytes no longer match their digest.
 
 use kushim_adapters::AdapterError;
 use thiserror::Error;
@@ -16,6 +16,15 @@ pub enum EvidenceError {
     /// The input broke a rule (empty content, bad period, …).
     #[error("invalid evidence: {0}")]
     Invalid(String),
+    /// A linked control that is not one of Kushim's controls.
+    #[error("unknown control {0}")]
+    UnknownControl(String),
+    /// The record was edited since the caller read it (optimistic locking).
+    #[error("the evidence was changed since it was read; its version is now {current}")]
+    VersionConflict {
+        /// The record's current version (0 when it no longer exists).
+        current: u64,
+    },
     /// No evidence with this digest exists for the tenant.
     #[error("no evidence with digest {0}")]
     NotFound(String),

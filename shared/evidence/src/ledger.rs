@@ -1,5 +1,5 @@
-//! The per-tenant ledger: an append-only hash chain of evidence and audit entries. Entry `n`
-//! carries its sequence number, what it records (an evidence digest or an audit event hash), the
+//! The per-tenant ledger: an append-only hash chain of evidence, metadata-edit and audit entries.
+//! Entry `n` carries its sequence number, what it records (an evidence digest or an audit event hash), the
 //! previous entry's hash and its own hash, the SHA-256 over the RFC 8785 canonical JSON of the
 //! entry without `hash`. The entry is written in one transaction with a conditional advance of
 //! the head item (and any rows the caller adds), so two writers can never fork the chain: the
@@ -31,6 +31,10 @@ pub enum EntryKind {
     Evidence,
     /// An audit event; `ref` is the event's hash.
     Audit,
+    /// An edit of a stored piece of evidence's metadata; `ref` is its SHA-256 (hex) and
+    /// `meta_hash` the hash of the record after the edit (the latest such hash is the one the
+    /// record must match).
+    Metadata,
 }
 
 /// One entry of the chain.
@@ -43,7 +47,8 @@ pub struct LedgerEntry {
     /// The evidence digest or audit event hash.
     #[serde(rename = "ref")]
     pub reference: String,
-    /// For evidence, the SHA-256 of the record's canonical metadata, so an edited row is detected.
+    /// For evidence and metadata edits, the SHA-256 of the record's canonical metadata, so an
+    /// edited row is detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta_hash: Option<String>,
     /// When it was appended (RFC 3339, UTC, microseconds).

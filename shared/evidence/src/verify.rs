@@ -1,12 +1,14 @@
 //! Verification of a tenant's evidence. [`verify_tenant`] walks the ledger in key order and
 //! recomputes every entry hash and link, finding gaps (a deleted entry), reordering (an entry
 //! stored under another sequence number), forks (two entries claiming the same predecessor) and a
-//! head that disagrees with the chain; for each evidence entry it re-reads the metadata row
-//! (against the `meta_hash` the entry carries) and the pinned blob version (against the digest and
-//! size); it flags evidence rows no entry records, and checks every checkpoint's signature and that
-//! its (seq, hash) is still in the chain. The report names the first bad entry.
+//! head that disagrees with the chain; for each piece of evidence it re-reads the metadata row
+//! (against the `meta_hash` of the latest entry that records it: the evidence entry, or the last
+//! metadata-edit entry after it) and the pinned blob version (against the digest and size); it
+//! flags evidence rows no entry records, checks that the control link rows (which control status
+//! is judged from) say exactly what the verified records say, and checks every checkpoint's
+//! signature and that its (seq, hash) is still in the chain. The report names the first bad entry.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use kushim_adapters::AdapterError;
@@ -19,7 +21,7 @@ use serde::Serialize;
 use crate::EvidenceError;
 use crate::checkpoint::list_checkpoints;
 use crate::ledger::{EntryKind, GENESIS, LedgerEntry, head_of};
-use crate::store::{EvidenceRecord, check_bytes};
+use crate::store::{ControlLink, EvidenceRecord, check_bytes};
 
 /// What is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -63,6 +65,13 @@ pub enum ProblemKind {
     BlobAltered,
     /// An evidence row no ledger entry records.
     Unledgered,
+    /// A control link row (`EVCONTROL#`) disagrees with its verified record: missing, linking a
+    /// control the record does not, or carrying other freshness. Control status is judged from
+    /// these rows, so a forged one would make a control look supplied.
+    ControlLinkAltered {
+        /// The control the row is about.
+        control: String,
+    },
     /// A checkpoint's signature does not verify with the published key.
     CheckpointBadSignature,
     /// A checkpoint's (seq, hash) is not in the chain any more (history was rewritten).
@@ -132,6 +141,8 @@ pub async fn verify_tenant(
     let mut hashes: HashMap<u64, String> = HashMap::new();
     let mut claimed: HashMap<String, u64> = HashMap::new();
     let mut ledgered: HashSet<String> = HashSet::new();
+    // Per digest: the evidence entry's seq, and the latest entry (evidence or metadata edit) with its meta hash.
+    let mut recorded: BTreeMap<String, (u64, u64, Option<String>)> = BTreeMap::new();
     let (mut expected, mut prev, mut last, mut entries, mut evidence) = (1u64, GENESIS.to_owned(), 0u64, 0u64, 0u64);
     let mut cursor = None;
     loop {
@@ -176,12 +187,22 @@ pub async fn verify_tenant(
                 continue;
             }
             hashes.insert(k, e.hash.clone());
-            if e.kind == EntryKind::Evidence {
-                evidence += 1;
-                ledgered.insert(e.reference.clone());
-                if let Some(kind) = check_evidence(table, blobs, tenant, &e).await? {
-                    problems.push(Problem { seq: Some(k), digest: Some(e.reference.clone()), kind });
+            match e.kind {
+                EntryKind::Evidence => {
+                    evidence += 1;
+                    ledgered.insert(e.reference.clone());
+                    recorded.insert(e.reference.clone(), (k, k, e.meta_hash.clone()));
                 }
+                EntryKind::Metadata => match recorded.get_mut(&e.reference) {
+                    Some(r) => (r.1, r.2) = (k, e.meta_hash.clone()),
+                    // An edit of evidence no earlier entry stored.
+                    None => problems.push(Problem {
+                        seq: Some(k),
+                        digest: Some(e.reference.clone()),
+                        kind: ProblemKind::EvidenceMissing,
+                    }),
+                },
+                EntryKind::Audit => {}
             }
         }
         cursor = page.cursor;
@@ -189,6 +210,20 @@ pub async fn verify_tenant(
             break;
         }
     }
+
+    let mut verified: HashMap<String, EvidenceRecord> = HashMap::new();
+    for (digest, (stored_seq, latest_seq, meta_hash)) in &recorded {
+        match check_evidence(table, blobs, tenant, digest, meta_hash.as_deref()).await? {
+            Ok(record) => {
+                verified.insert(digest.clone(), record);
+            }
+            Err((kind, at_latest)) => {
+                let seq = if at_latest { *latest_seq } else { *stored_seq };
+                problems.push(Problem { seq: Some(seq), digest: Some(digest.clone()), kind });
+            }
+        }
+    }
+    check_control_links(table, tenant, &recorded, &verified, &mut problems).await?;
 
     let head = head_of(table, tenant).await?;
     if head.seq > last {
@@ -236,25 +271,93 @@ pub async fn verify_tenant(
     Ok(VerifyReport { entries, evidence, checkpoints: checkpoints.len() as u64, problems, first_bad })
 }
 
+/// Checks one piece of evidence's row against the latest metadata hash the ledger recorded for
+/// it, then its pinned blob. Returns the verified record, or the problem and whether it belongs
+/// to the latest entry (a metadata mismatch) rather than the entry that stored the evidence (a
+/// missing row or blob).
 async fn check_evidence(
     table: &dyn Table,
     blobs: &dyn BlobStore,
     tenant: &TenantId,
-    entry: &LedgerEntry,
-) -> Result<Option<ProblemKind>, EvidenceError> {
-    let Some(item) = table.get(&keys::evidence(tenant, &entry.reference)).await? else {
-        return Ok(Some(ProblemKind::EvidenceMissing));
+    digest: &str,
+    meta_hash: Option<&str>,
+) -> Result<Result<EvidenceRecord, (ProblemKind, bool)>, EvidenceError> {
+    let Some(item) = table.get(&keys::evidence(tenant, digest)).await? else {
+        return Ok(Err((ProblemKind::EvidenceMissing, false)));
     };
     let Ok(record) = item.parse::<EvidenceRecord>() else {
-        return Ok(Some(ProblemKind::MetadataAltered));
+        return Ok(Err((ProblemKind::MetadataAltered, true)));
     };
-    if record.digest != entry.reference || entry.meta_hash.as_deref() != Some(record.meta_hash()?.as_str()) {
-        return Ok(Some(ProblemKind::MetadataAltered));
+    if record.digest != digest || meta_hash != Some(record.meta_hash()?.as_str()) {
+        return Ok(Err((ProblemKind::MetadataAltered, true)));
     }
-    match blobs.get(&record.blob_key, Some(&record.version_id)).await {
-        Ok(blob) => Ok(check_bytes(&record, &blob.bytes).err().map(|_| ProblemKind::BlobAltered)),
-        Err(AdapterError::NotFound(_)) => Ok(Some(ProblemKind::BlobMissing)),
-        Err(AdapterError::ChecksumMismatch(_)) => Ok(Some(ProblemKind::BlobAltered)),
-        Err(e) => Err(e.into()),
+    let blob = match blobs.get(&record.blob_key, Some(&record.version_id)).await {
+        Ok(blob) => check_bytes(&record, &blob.bytes).err().map(|_| ProblemKind::BlobAltered),
+        Err(AdapterError::NotFound(_)) => Some(ProblemKind::BlobMissing),
+        Err(AdapterError::ChecksumMismatch(_)) => Some(ProblemKind::BlobAltered),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(match blob {
+        None => Ok(record),
+        Some(kind) => Err((kind, false)),
+    })
+}
+
+/// Compares the tenant's control link rows with the verified records: each record's links must
+/// be there, carry what the record says, and no other link may exist. Links of records that
+/// failed their own checks are not judged again.
+async fn check_control_links(
+    table: &dyn Table,
+    tenant: &TenantId,
+    recorded: &BTreeMap<String, (u64, u64, Option<String>)>,
+    verified: &HashMap<String, EvidenceRecord>,
+    problems: &mut Vec<Problem>,
+) -> Result<(), EvidenceError> {
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    let mut cursor = None;
+    loop {
+        let query = Query::partition(keys::tenant_pk(tenant))
+            .begins_with(keys::EVIDENCE_CONTROL_PREFIX)
+            .limit(1000)
+            .after(cursor);
+        let page = table.query(query).await?;
+        for item in &page.items {
+            let rest = item.key.sk.trim_start_matches(keys::EVIDENCE_CONTROL_PREFIX);
+            let (control, digest) = rest.rsplit_once('#').unwrap_or((rest, ""));
+            let (control, digest) = (control.to_owned(), digest.to_owned());
+            let link = item.parse::<ControlLink>().ok();
+            let faithful = match (verified.get(&digest), &link) {
+                (Some(record), Some(link)) => {
+                    *link == ControlLink::of(record, &control) && record.controls.contains(&control)
+                }
+                // The record itself failed verification, and was reported.
+                (None, _) if recorded.contains_key(&digest) => true,
+                _ => false,
+            };
+            if !faithful {
+                let seq = recorded.get(&digest).map(|r| r.1);
+                let digest = Some(digest.clone()).filter(|d| !d.is_empty());
+                problems.push(Problem {
+                    seq,
+                    digest,
+                    kind: ProblemKind::ControlLinkAltered { control: control.clone() },
+                });
+            }
+            seen.insert((control, digest));
+        }
+        cursor = page.cursor;
+        if cursor.is_none() {
+            break;
+        }
     }
+    for (digest, record) in verified {
+        for control in record.controls.iter().filter(|c| !seen.contains(&((*c).clone(), digest.clone()))) {
+            problems.push(Problem {
+                seq: recorded.get(digest).map(|r| r.1),
+                digest: Some(digest.clone()),
+                kind: ProblemKind::ControlLinkAltered { control: control.clone() },
+            });
+        }
+    }
+    Ok(())
 }

@@ -7,17 +7,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use kushim_adapters::AdapterError;
 use kushim_adapters::blob::{BlobStore, LockMode, PutOptions};
 use kushim_adapters::keys;
 use kushim_adapters::secrets::Secrets;
 use kushim_adapters::table::Table;
 use kushim_domain::TenantId;
+use kushim_evidence::expiry::{EVENT_SOURCE, EXPIRING, ReminderSummary};
 use kushim_evidence::ledger::EntryKind;
 use kushim_evidence::{
-    Checkpoints, Content, EvidenceError, EvidenceRecord, EvidenceStore, NewEvidence, ProblemKind, RetentionPolicy,
-    Source, VerifyReport, verify_tenant,
+    Checkpoints, Content, Currency, EvidenceError, EvidenceRecord, EvidenceStore, MetadataPatch, NewEvidence,
+    ProblemKind, RetentionPolicy, Source, VerifyReport, expiry_reminders, verify_tenant,
 };
 use serde_json::json;
 
@@ -30,6 +31,8 @@ struct Env {
     secrets: Arc<dyn Secrets>,
     /// Where the embedded blob store keeps version files (`None` on moto).
     blob_data: Option<PathBuf>,
+    /// Where the embedded secrets live, to open more adapters over them (`None` on moto).
+    secrets_dir: Option<PathBuf>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -49,6 +52,7 @@ fn embedded_env() -> Env {
         blobs,
         secrets,
         blob_data: Some(dir.path().join("blobs").join("data")),
+        secrets_dir: Some(dir.path().join("secrets")),
         _dir: Some(dir),
     }
 }
@@ -72,6 +76,7 @@ async fn aws_env() -> Env {
         blobs,
         secrets,
         blob_data: None,
+        secrets_dir: None,
         _dir: None,
     }
 }
@@ -114,6 +119,16 @@ on_both_backends!(
     checkpoints_verify_until_the_chain_is_rewritten,
     a_forked_entry_is_detected,
     concurrent_puts_of_the_same_content_store_it_once,
+    metadata_edits_are_ledgered_and_still_verify,
+    a_silent_edit_after_a_ledgered_edit_is_detected,
+    concurrent_edits_of_one_version_have_one_winner,
+    invalid_edits_are_refused_and_change_nothing,
+    expired_evidence_is_listed_apart_and_stays_verifiable,
+    control_links_and_expiry_entries_follow_edits,
+    a_forged_or_edited_control_link_is_detected,
+    expiry_reminders_go_out_once_per_threshold,
+    an_unpublished_reminder_is_retried_by_the_next_run,
+    racing_first_uses_agree_on_one_signing_key,
 );
 
 fn tenant() -> TenantId {
@@ -418,4 +433,432 @@ async fn concurrent_puts_of_the_same_content_store_it_once(env: &Env) {
     assert_eq!(env.store.ledger().head(&tenant()).await.unwrap().seq, 1);
     let report = verify(env).await;
     assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+// ---- Metadata edits. ----
+
+fn patch_title(title: &str) -> MetadataPatch {
+    MetadataPatch { title: Some(Some(title.into())), ..MetadataPatch::default() }
+}
+
+async fn ledger_entry(env: &Env, seq: u64) -> kushim_evidence::LedgerEntry {
+    env.table.get(&keys::ledger_entry(&tenant(), seq)).await.unwrap().unwrap().parse().unwrap()
+}
+
+async fn metadata_edits_are_ledgered_and_still_verify(env: &Env) {
+    let t = tenant();
+    let original = put(env, 1).await;
+    assert_eq!(original.version, 1);
+    // WHEN every editable field is changed.
+    let from = now() - Duration::days(90);
+    let until = now() + Duration::days(365);
+    let patch = MetadataPatch {
+        title: Some(Some("  IAM users, Q3  ".into())),
+        description: Some(Some("Console users and their MFA state.\nExported by the collector.".into())),
+        effective_from: Some(Some(from)),
+        effective_to: Some(None),
+        valid_until: Some(Some(until)),
+        controls: Some(vec!["KC-IAM-02".into(), "KC-IAM-01".into(), "KC-IAM-02".into()]),
+    };
+    let edited = env.store.update_metadata(&t, &original.digest, patch, 1, now()).await.unwrap();
+    // THEN the metadata changed, the version went up, and content and provenance did not move.
+    assert_eq!(edited.version, 2);
+    assert_eq!(edited.title.as_deref(), Some("IAM users, Q3"), "titles are trimmed");
+    assert!(edited.description.as_deref().unwrap().contains('\n'));
+    assert_eq!((edited.effective_from, edited.effective_to, edited.valid_until), (Some(from), None, Some(until)));
+    assert_eq!(edited.controls, ["KC-IAM-01", "KC-IAM-02"], "sorted and deduplicated");
+    assert!(edited.updated_at.is_some());
+    let unchanged = |r: &EvidenceRecord| {
+        (
+            r.digest.clone(),
+            r.size,
+            r.media_type.clone(),
+            r.source.clone(),
+            r.collected_at,
+            r.blob_key.clone(),
+            r.version_id.clone(),
+            r.retain_until,
+            r.stored_at,
+            r.checks.clone(),
+        )
+    };
+    assert_eq!(unchanged(&edited), unchanged(&original));
+    assert_eq!(env.store.get(&t, &original.digest).await.unwrap(), Some(edited.clone()));
+    // The edit is entry 2 of the chain, carrying the new metadata hash.
+    let entry = ledger_entry(env, 2).await;
+    assert_eq!((entry.kind, entry.reference.as_str()), (EntryKind::Metadata, original.digest.as_str()));
+    assert_eq!(entry.meta_hash, Some(edited.meta_hash().unwrap()));
+    let report = verify(env).await;
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_eq!((report.entries, report.evidence), (2, 1));
+    // A second edit on the new version works; an edit that changes nothing writes nothing.
+    let third = env.store.update_metadata(&t, &original.digest, patch_title("IAM users"), 2, now()).await.unwrap();
+    assert_eq!(third.version, 3);
+    let same = env.store.update_metadata(&t, &original.digest, patch_title("IAM users"), 3, now()).await.unwrap();
+    assert_eq!(same, third);
+    let empty = env.store.update_metadata(&t, &original.digest, MetadataPatch::default(), 3, now()).await.unwrap();
+    assert_eq!(empty, third);
+    assert_eq!(env.store.ledger().head(&t).await.unwrap().seq, 3);
+    assert!(verify(env).await.is_ok());
+}
+
+async fn a_silent_edit_after_a_ledgered_edit_is_detected(env: &Env) {
+    let t = tenant();
+    let records = [put(env, 1).await, put(env, 2).await, put(env, 3).await];
+    let before = env.table.get(&keys::evidence(&t, &records[1].digest)).await.unwrap().unwrap();
+    env.store.update_metadata(&t, &records[1].digest, patch_title("Reviewed"), 1, now()).await.unwrap();
+    assert!(verify(env).await.is_ok());
+    // WHEN the row is edited in the table without a ledger entry, THEN verify names the edit's entry.
+    edit_row(env, &records[1].digest, "title", json!("Quietly renamed")).await;
+    let report = verify(env).await;
+    assert_first_bad(&report, 4, &ProblemKind::MetadataAltered);
+    assert_eq!(report.first_bad.unwrap().digest.as_deref(), Some(records[1].digest.as_str()));
+    // Rolling the row back to its first (once ledgered) version is detected too.
+    env.table.put(before, None).await.unwrap();
+    assert_first_bad(&verify(env).await, 4, &ProblemKind::MetadataAltered);
+}
+
+async fn concurrent_edits_of_one_version_have_one_winner(env: &Env) {
+    let t = tenant();
+    let record = put(env, 1).await;
+    let tasks: Vec<_> = (0..4)
+        .map(|i| {
+            let (store, digest) = (env.store.clone(), record.digest.clone());
+            tokio::spawn(async move {
+                store.update_metadata(&tenant(), &digest, patch_title(&format!("t{i}")), 1, now()).await
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(r) => {
+                winners += 1;
+                assert_eq!(r.version, 2);
+            }
+            Err(EvidenceError::VersionConflict { current }) => assert_eq!(current, 2),
+            Err(e) => panic!("unexpected error {e:?}"),
+        }
+    }
+    assert_eq!(winners, 1);
+    // A stale version is refused outright.
+    let stale = env.store.update_metadata(&t, &record.digest, patch_title("late"), 1, now()).await.unwrap_err();
+    assert!(matches!(stale, EvidenceError::VersionConflict { current: 2 }), "{stale:?}");
+    assert_eq!(env.store.ledger().head(&t).await.unwrap().seq, 2, "one edit entry");
+    assert!(verify(env).await.is_ok());
+}
+
+async fn invalid_edits_are_refused_and_change_nothing(env: &Env) {
+    let t = tenant();
+    let record = put(env, 1).await;
+    let bad = [
+        MetadataPatch { controls: Some(vec!["KC-NOPE-99".into()]), ..MetadataPatch::default() },
+        patch_title(""),
+        patch_title(&"x".repeat(201)),
+        patch_title("two\nlines"),
+        MetadataPatch { description: Some(Some("d".repeat(4001))), ..MetadataPatch::default() },
+        MetadataPatch { effective_from: Some(Some(now() + Duration::days(2))), ..MetadataPatch::default() },
+        MetadataPatch::default().with_many_controls(),
+    ];
+    for patch in bad {
+        let err = env.store.update_metadata(&t, &record.digest, patch.clone(), 1, now()).await.unwrap_err();
+        assert!(matches!(err, EvidenceError::Invalid(_) | EvidenceError::UnknownControl(_)), "{patch:?}: {err:?}");
+    }
+    let missing = kushim_evidence::digest_hex(b"never stored");
+    assert!(matches!(
+        env.store.update_metadata(&t, &missing, patch_title("x"), 1, now()).await,
+        Err(EvidenceError::NotFound(_))
+    ));
+    assert_eq!(env.store.get(&t, &record.digest).await.unwrap(), Some(record));
+    assert_eq!(env.store.ledger().head(&t).await.unwrap().seq, 1);
+    // Unknown controls are refused when storing too.
+    let mut unknown = snapshot(2);
+    unknown.controls = vec!["KC-NOPE-99".into()];
+    let err = env.store.put(&t, unknown, RetentionPolicy::default(), now()).await.unwrap_err();
+    assert!(matches!(err, EvidenceError::UnknownControl(ref c) if c == "KC-NOPE-99"), "{err:?}");
+}
+
+/// More controls than one record may link (every catalog control).
+trait ManyControls {
+    fn with_many_controls(self) -> Self;
+}
+
+impl ManyControls for MetadataPatch {
+    fn with_many_controls(self) -> Self {
+        let all = kushim_catalog::catalog().controls().iter().map(|c| c.id.clone()).collect();
+        Self { controls: Some(all), ..self }
+    }
+}
+
+// ---- Expiry. ----
+
+async fn put_valid_until(env: &Env, t: &TenantId, n: u32, valid_until: Option<DateTime<Utc>>) -> EvidenceRecord {
+    let mut new = snapshot(n);
+    new.valid_until = valid_until;
+    new.title = Some(format!("evidence {n}"));
+    env.store.put(t, new, RetentionPolicy::default(), now()).await.unwrap()
+}
+
+async fn expired_evidence_is_listed_apart_and_stays_verifiable(env: &Env) {
+    let t = tenant();
+    let expired = put_valid_until(env, &t, 1, Some(now() - Duration::days(1))).await;
+    let current = put_valid_until(env, &t, 2, Some(now() + Duration::days(1))).await;
+    let timeless = put_valid_until(env, &t, 3, None).await;
+    assert!(expired.is_expired(now()) && !current.is_expired(now()) && !timeless.is_expired(now()));
+    let digests = |records: Vec<EvidenceRecord>| {
+        let mut d: Vec<String> = records.into_iter().map(|r| r.digest).collect();
+        d.sort();
+        d
+    };
+    let sorted = |mut d: Vec<String>| {
+        d.sort();
+        d
+    };
+    for (currency, expected) in [
+        (Currency::Current, vec![current.digest.clone(), timeless.digest.clone()]),
+        (Currency::Expired, vec![expired.digest.clone()]),
+        (Currency::All, vec![expired.digest.clone(), current.digest.clone(), timeless.digest.clone()]),
+    ] {
+        let (page, cursor) = env.store.list_by_currency(&t, currency, now(), 10, None).await.unwrap();
+        assert_eq!(digests(page), sorted(expected), "{currency:?}");
+        assert!(cursor.is_none());
+    }
+    // Paging one at a time still returns every current record exactly once.
+    let (mut seen, mut cursor) = (Vec::new(), None);
+    loop {
+        let (page, next) = env.store.list_by_currency(&t, Currency::Current, now(), 1, cursor).await.unwrap();
+        assert!(page.len() <= 1);
+        seen.extend(page.into_iter().map(|r| r.digest));
+        cursor = next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(sorted(seen), sorted(vec![current.digest.clone(), timeless.digest.clone()]));
+    // Expired evidence stays locked and verifiable.
+    let err = env.blobs.delete(&expired.blob_key, Some(&expired.version_id)).await.unwrap_err();
+    assert!(matches!(err, AdapterError::ObjectLocked { .. }), "{err:?}");
+    assert_eq!(env.store.read_bytes(&t, &expired.digest).await.unwrap().len() as u64, expired.size);
+    assert!(verify(env).await.is_ok());
+}
+
+async fn control_links_and_expiry_entries_follow_edits(env: &Env) {
+    use kushim_adapters::table::Query;
+    let t = tenant();
+    let until = Utc.with_ymd_and_hms(2031, 3, 4, 10, 0, 0).unwrap();
+    let record = put_valid_until(env, &t, 1, Some(until)).await;
+    let links = |env: &Env| {
+        let table = env.table.clone();
+        async move {
+            let q = Query::partition(keys::tenant_pk(&tenant())).begins_with(keys::EVIDENCE_CONTROL_PREFIX);
+            table.query(q).await.unwrap().items.into_iter().map(|i| i.key.sk).collect::<Vec<_>>()
+        }
+    };
+    let expiry = |date: &str| {
+        let (table, date) = (env.table.clone(), date.to_owned());
+        async move {
+            let q = Query::partition(keys::evidence_expiry_partition(&date));
+            table.query(q).await.unwrap().items.into_iter().map(|i| i.key.sk).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(links(env).await, [format!("EVCONTROL#KC-IAM-01#{}", record.digest)]);
+    assert_eq!(expiry("2031-03-04").await, [format!("acme#{}", record.digest)]);
+    // WHEN the links and the freshness are edited, THEN the index rows move with them.
+    let later = Utc.with_ymd_and_hms(2031, 6, 1, 0, 0, 0).unwrap();
+    let patch = MetadataPatch {
+        controls: Some(vec!["KC-IAM-02".into(), "KC-LOG-01".into()]),
+        valid_until: Some(Some(later)),
+        ..MetadataPatch::default()
+    };
+    env.store.update_metadata(&t, &record.digest, patch, 1, now()).await.unwrap();
+    let mut expected =
+        vec![format!("EVCONTROL#KC-IAM-02#{}", record.digest), format!("EVCONTROL#KC-LOG-01#{}", record.digest)];
+    expected.sort();
+    assert_eq!(links(env).await, expected);
+    assert!(expiry("2031-03-04").await.is_empty());
+    assert_eq!(expiry("2031-06-01").await, [format!("acme#{}", record.digest)]);
+    // Clearing valid_until removes it from the day partitions.
+    let clear = MetadataPatch { valid_until: Some(None), ..MetadataPatch::default() };
+    env.store.update_metadata(&t, &record.digest, clear, 2, now()).await.unwrap();
+    assert!(expiry("2031-06-01").await.is_empty());
+    assert!(verify(env).await.is_ok());
+}
+
+async fn a_forged_or_edited_control_link_is_detected(env: &Env) {
+    let t = tenant();
+    let records = [put(env, 1).await, put(env, 2).await];
+    env.store.update_metadata(&t, &records[1].digest, patch_title("edited"), 1, now()).await.unwrap();
+    assert!(verify(env).await.is_ok());
+    let link = |digest: &str, control: &str| keys::evidence_control(&t, control, digest);
+    let altered = |control: &str| ProblemKind::ControlLinkAltered { control: control.into() };
+
+    // GIVEN a link row edited to keep stale evidence fresh, THEN verify names it (at the record's entry).
+    let mut item = env.table.get(&link(&records[0].digest, "KC-IAM-01")).await.unwrap().unwrap();
+    let original = item.clone();
+    item.attrs.insert("valid_until".into(), json!("2099-01-01T00:00:00Z"));
+    env.table.put(item, None).await.unwrap();
+    assert_first_bad(&verify(env).await, 1, &altered("KC-IAM-01"));
+    env.table.put(original, None).await.unwrap();
+    assert!(verify(env).await.is_ok());
+
+    // A forged link to a control the record does not support (the row copied under another key).
+    let mut forged = env.table.get(&link(&records[1].digest, "KC-IAM-01")).await.unwrap().unwrap();
+    forged.key = link(&records[1].digest, "KC-GOV-01");
+    forged.attrs.insert("control_id".into(), json!("KC-GOV-01"));
+    env.table.put(forged, None).await.unwrap();
+    let report = verify(env).await;
+    assert_first_bad(&report, 3, &altered("KC-GOV-01"));
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    env.table.delete(&link(&records[1].digest, "KC-GOV-01"), None).await.unwrap();
+
+    // A deleted link, and a link for evidence that does not exist.
+    env.table.delete(&link(&records[0].digest, "KC-IAM-01"), None).await.unwrap();
+    assert_first_bad(&verify(env).await, 1, &altered("KC-IAM-01"));
+    let ghost = kushim_evidence::digest_hex(b"never stored");
+    let orphan = kushim_adapters::table::Item::new(link(&ghost, "KC-GOV-01")).with("control_id", "KC-GOV-01");
+    env.table.put(orphan, None).await.unwrap();
+    let report = verify(env).await;
+    assert!(
+        report.problems.iter().any(|p| p.digest.as_deref() == Some(ghost.as_str()) && p.kind == altered("KC-GOV-01")),
+        "{:?}",
+        report.problems
+    );
+}
+
+/// An event bus that records what it is given, and refuses everything while `refuse` is set.
+#[derive(Default)]
+struct RecordingBus {
+    events: std::sync::Mutex<Vec<kushim_adapters::bus::Event>>,
+    refuse: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl kushim_adapters::bus::EventBus for RecordingBus {
+    async fn publish(
+        &self,
+        events: Vec<kushim_adapters::bus::Event>,
+    ) -> kushim_adapters::Result<Vec<kushim_adapters::bus::PublishOutcome>> {
+        use kushim_adapters::bus::PublishOutcome;
+        if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(events
+                .iter()
+                .map(|_| PublishOutcome::Failed { code: "Down".into(), retryable: true })
+                .collect());
+        }
+        let mut stored = self.events.lock().unwrap();
+        let outcomes = events.iter().map(|_| PublishOutcome::Published(uuid::Uuid::new_v4().to_string())).collect();
+        stored.extend(events);
+        Ok(outcomes)
+    }
+}
+
+impl RecordingBus {
+    /// (evidence id, days_left) of every event received, sorted.
+    fn received(&self) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = self
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| (e.detail["evidence_id"].as_str().unwrap().to_owned(), e.detail["days_left"].as_u64().unwrap()))
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+/// The instant the reminder tests run "at": midday UTC, so days are unambiguous.
+fn reminder_day() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2031, 1, 10, 12, 0, 0).unwrap()
+}
+
+async fn expiry_reminders_go_out_once_per_threshold(env: &Env) {
+    let t = tenant();
+    let other = TenantId::new("globex").unwrap();
+    let at = reminder_day();
+    // GIVEN evidence expiring in 7 days, tomorrow, today (already past, earlier today) and in 3 days.
+    let week = put_valid_until(env, &t, 1, Some(at + Duration::days(7) - Duration::hours(3))).await;
+    let tomorrow = put_valid_until(env, &t, 2, Some(at + Duration::days(1))).await;
+    let today = put_valid_until(env, &t, 3, Some(at - Duration::hours(2))).await;
+    put_valid_until(env, &t, 4, Some(at + Duration::days(3))).await;
+    put_valid_until(env, &t, 5, None).await;
+    let theirs = put_valid_until(env, &other, 6, Some(at + Duration::days(1))).await;
+    let bus = RecordingBus::default();
+
+    // WHEN the reminders for one tenant run, THEN its three due reminders go out, with their details.
+    let summary = expiry_reminders(&env.store, &bus, Some(&t), at).await.unwrap();
+    assert_eq!(summary, ReminderSummary { due: 3, sent: 3, already_sent: 0, failed: 0 });
+    let mut expected = vec![(week.digest.clone(), 7), (tomorrow.digest.clone(), 1), (today.digest.clone(), 0)];
+    expected.sort();
+    assert_eq!(bus.received(), expected);
+    let event = bus.events.lock().unwrap().iter().find(|e| e.detail["days_left"] == 1).cloned().unwrap();
+    assert_eq!((event.source.as_str(), event.detail_type.as_str()), (EVENT_SOURCE, EXPIRING));
+    assert_eq!(
+        event.detail,
+        json!({
+            "tenant": "acme", "evidence_id": tomorrow.digest, "title": "evidence 2",
+            "valid_until": "2031-01-11T12:00:00Z", "days_left": 1
+        })
+    );
+
+    // WHEN it runs again (for every tenant), THEN only the other tenant's reminder is new.
+    let summary = expiry_reminders(&env.store, &bus, None, at + Duration::hours(1)).await.unwrap();
+    assert_eq!(summary, ReminderSummary { due: 4, sent: 1, already_sent: 3, failed: 0 });
+    assert_eq!(bus.received().len(), 4);
+    assert!(bus.received().contains(&(theirs.digest.clone(), 1)));
+
+    // The next day, the record that was 7 days away is not due (6 days), the one due tomorrow is (0).
+    let summary = expiry_reminders(&env.store, &bus, Some(&t), at + Duration::days(1)).await.unwrap();
+    assert_eq!(summary, ReminderSummary { due: 1, sent: 1, already_sent: 0, failed: 0 });
+    assert!(bus.received().contains(&(tomorrow.digest.clone(), 0)));
+
+    // An edit moving valid_until moves the reminder with it.
+    let patch = MetadataPatch { valid_until: Some(Some(at + Duration::days(8))), ..MetadataPatch::default() };
+    env.store.update_metadata(&t, &week.digest, patch, 1, now()).await.unwrap();
+    let summary = expiry_reminders(&env.store, &bus, Some(&t), at + Duration::days(1)).await.unwrap();
+    assert_eq!(summary.sent, 1);
+    assert_eq!(bus.received().iter().filter(|(d, days)| *d == week.digest && *days == 7).count(), 2);
+}
+
+async fn an_unpublished_reminder_is_retried_by_the_next_run(env: &Env) {
+    let t = tenant();
+    let at = reminder_day();
+    let record = put_valid_until(env, &t, 1, Some(at + Duration::days(1))).await;
+    let bus = RecordingBus::default();
+    bus.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+    // GIVEN a run whose events the bus refused.
+    let summary = expiry_reminders(&env.store, &bus, Some(&t), at).await.unwrap();
+    assert_eq!(summary, ReminderSummary { due: 1, sent: 0, already_sent: 0, failed: 1 });
+    // WHEN the bus is back, THEN the next run sends it, once.
+    bus.refuse.store(false, std::sync::atomic::Ordering::SeqCst);
+    let summary = expiry_reminders(&env.store, &bus, Some(&t), at).await.unwrap();
+    assert_eq!(summary, ReminderSummary { due: 1, sent: 1, already_sent: 0, failed: 0 });
+    assert_eq!(bus.received(), [(record.digest.clone(), 1)]);
+    assert_eq!(expiry_reminders(&env.store, &bus, Some(&t), at).await.unwrap().sent, 0);
+}
+
+// ---- The signing key. ----
+
+async fn racing_first_uses_agree_on_one_signing_key(env: &Env) {
+    // GIVEN several services meeting an empty secret store at once, each with its own adapter
+    // (separate processes) over the same store.
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let secrets: Arc<dyn Secrets> = match &env.secrets_dir {
+                Some(dir) => Arc::new(kushim_adapters::secrets::embedded::EmbeddedSecrets::open(dir).unwrap()),
+                None => env.secrets.clone(),
+            };
+            let checkpoints = Checkpoints::new(env.table.clone(), secrets);
+            tokio::spawn(async move { checkpoints.public_key().await.unwrap() })
+        })
+        .collect();
+    let mut keys = Vec::new();
+    for task in tasks {
+        keys.push(task.await.unwrap());
+    }
+    // THEN they all sign with the one key that was stored.
+    keys.dedup();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let stored = Checkpoints::new(env.table.clone(), env.secrets.clone()).public_key().await.unwrap();
+    assert_eq!(keys[0], stored);
 }

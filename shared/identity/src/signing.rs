@@ -1,7 +1,8 @@
 //! The access-token signing keys, kept in the Secrets port as one JSON key set. The set is created
-//! on first use, rotated when its active key is older than [`ROTATE_AFTER_SECS`] (old keys stay
-//! until every token they signed has expired, so verification never breaks across a rotation),
-//! and cached in memory for [`CACHE_SECS`] so the hot path does not read the secret store.
+//! on first use (create-if-absent, so processes racing to create it all adopt the one that won),
+//! rotated when its active key is older than [`ROTATE_AFTER_SECS`] (old keys stay until every
+//! token they signed has expired, so verification never breaks across a rotation), and cached in
+//! memory for [`CACHE_SECS`] so the hot path does not read the secret store.
 
 use std::sync::Arc;
 
@@ -51,9 +52,13 @@ impl SigningKeys {
             Ok(json) => KeySet::from_json(json.expose_secret())?,
             Err(AdapterError::NotFound(_)) => {
                 let keys = KeySet::generate_at(now)?;
-                self.secrets.put(SIGNING_KEYS_SECRET, keys.to_json()?).await?;
-                tracing::info!("created the access-token signing key set");
-                keys
+                // Of several processes creating the set on first use, one wins; the others use its set.
+                if self.secrets.create_if_absent(SIGNING_KEYS_SECRET, keys.to_json()?).await? {
+                    tracing::info!("created the access-token signing key set");
+                    keys
+                } else {
+                    KeySet::from_json(self.secrets.get(SIGNING_KEYS_SECRET).await?.expose_secret())?
+                }
             }
             Err(e) => return Err(e.into()),
         };
@@ -89,8 +94,11 @@ pub async fn cursor_key(secrets: &dyn Secrets) -> Result<[u8; 32], IdentityError
         Err(AdapterError::NotFound(_)) => {
             let fresh: SecretString =
                 format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()).into();
-            secrets.put(CURSOR_KEY_SECRET, fresh.clone()).await?;
-            fresh
+            if secrets.create_if_absent(CURSOR_KEY_SECRET, fresh.clone()).await? {
+                fresh
+            } else {
+                secrets.get(CURSOR_KEY_SECRET).await?
+            }
         }
         Err(e) => return Err(e.into()),
     };
@@ -116,5 +124,38 @@ impl CursorKey {
     /// The key.
     pub async fn get(&self) -> Result<[u8; 32], IdentityError> {
         self.cell.get_or_try_init(|| cursor_key(self.secrets.as_ref())).await.copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kushim_adapters::secrets::embedded::EmbeddedSecrets;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn processes_racing_to_create_the_keys_all_end_up_with_the_same_ones() {
+        // GIVEN several services, each with its own adapter over one empty secrets directory.
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_800_000_000;
+        let tasks: Vec<_> = (0..6)
+            .map(|_| {
+                let secrets: Arc<dyn Secrets> = Arc::new(EmbeddedSecrets::open(dir.path()).unwrap());
+                tokio::spawn(async move {
+                    let kid = SigningKeys::new(secrets.clone()).get(now).await.unwrap().active().kid().to_owned();
+                    (kid, cursor_key(secrets.as_ref()).await.unwrap())
+                })
+            })
+            .collect();
+        // WHEN each creates the signing key set and the cursor key on first use at once.
+        let mut seen = Vec::new();
+        for task in tasks {
+            seen.push(task.await.unwrap());
+        }
+        // THEN every one of them uses the same keys: the ones that were stored.
+        seen.dedup();
+        assert_eq!(seen.len(), 1, "{} different key sets or cursor keys", seen.len());
+        let stored: Arc<dyn Secrets> = Arc::new(EmbeddedSecrets::open(dir.path()).unwrap());
+        let kid = SigningKeys::new(stored.clone()).get(now).await.unwrap().active().kid().to_owned();
+        assert_eq!((kid, cursor_key(stored.as_ref()).await.unwrap()), seen.remove(0));
     }
 }

@@ -1,10 +1,11 @@
 //! `kushim evidence verify`: checks a tenant's evidence ledger, records, blobs and checkpoints on
-//! the embedded store in a data directory, and prints a report that names the first bad entry.
-//! (Verifying an exported auditor package offline arrives with the export format.)
+//! the embedded store in a data directory, or an exported auditor package with nothing but the
+//! file, and prints a report that names the first bad entry or file.
 
 use std::path::Path;
 
 use kushim_domain::TenantId;
+use kushim_evidence::package::PackageReport;
 use kushim_evidence::{Checkpoints, VerifyReport, verify_tenant};
 use kushim_lambda::backends::EmbeddedSet;
 
@@ -40,6 +41,35 @@ pub fn render(tenant: &str, report: &VerifyReport) -> String {
             p.seq.map(|s| format!("#{s}")).unwrap_or_else(|| "-".into()),
             p.digest.as_deref().map(|d| format!(" (evidence {d})")).unwrap_or_default()
         ));
+    }
+    out
+}
+
+/// A human-readable package report; the first line says whether the package verifies, and the
+/// key it verified with is printed so it can be compared with the published one.
+pub fn render_package(file: &str, report: &PackageReport) -> String {
+    let mut out = match &report.first_bad {
+        None => format!(
+            "OK: {file}: {} files, {} ledger entries and {} evidence files verify\n",
+            report.files, report.entries, report.evidence
+        ),
+        Some(first) => format!("FAILED: {file}: first bad: {first}\n"),
+    };
+    if let Some(m) = &report.manifest {
+        out.push_str(&format!("  tenant {}, checkpoint at entry {}\n", m.tenant, m.checkpoint_seq));
+        if let Some(about) = m.about.as_object() {
+            for (k, v) in about {
+                out.push_str(&format!("  {k}: {v}\n"));
+            }
+        }
+    }
+    if let Some(key) = &report.public_key {
+        out.push_str(&format!(
+            "  signed with public key {key}\n  compare it with GET /v1/evidence/public-key of the Kushim that exported it\n"
+        ));
+    }
+    for p in report.problems.iter().skip(1) {
+        out.push_str(&format!("  also: {p}\n"));
     }
     out
 }

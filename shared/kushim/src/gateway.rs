@@ -37,8 +37,10 @@ pub struct Gateway {
     pub template: &'static Template,
     /// Handlers by binary name.
     pub handlers: Arc<BTreeMap<String, Handler>>,
-    /// The embedded blob store, whose presigned URLs the gateway serves.
-    pub blobs: Option<Arc<EmbeddedBlobs>>,
+    /// The embedded blob stores (one per bucket: evidence, upload staging), whose presigned URLs
+    /// the gateway serves. The URLs share one path prefix; each store signs with its own key, so
+    /// the store whose signature verifies is the one that issued the URL.
+    pub blobs: Vec<Arc<EmbeddedBlobs>>,
     /// Authorizer name → the binary of its function.
     pub authorizers: Arc<BTreeMap<String, String>>,
     /// The HTTP API's CORS configuration.
@@ -199,8 +201,8 @@ async fn handle(
 async fn dispatch(gw: Gateway, peer: SocketAddr, req: axum::extract::Request, request_id: &str) -> AxumResponse {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
-    if let (Some(blobs), Some(rest)) = (&gw.blobs, path.strip_prefix(PRESIGN_PATH)) {
-        return serve_presigned(blobs, &method, rest, req).await;
+    if let (false, Some(rest)) = (gw.blobs.is_empty(), path.strip_prefix(PRESIGN_PATH)) {
+        return serve_presigned(&gw.blobs, &method, rest, req).await;
     }
     let Some(found) = gw.template.match_route(&method, &path) else {
         let known_path = gw.template.routes().iter().any(|(_, r)| {
@@ -384,12 +386,31 @@ fn form_pairs(q: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn serve_presigned(blobs: &EmbeddedBlobs, method: &str, rest: &str, req: axum::extract::Request) -> AxumResponse {
+async fn serve_presigned(
+    stores: &[Arc<EmbeddedBlobs>],
+    method: &str,
+    rest: &str,
+    req: axum::extract::Request,
+) -> AxumResponse {
     let key = rest.split('/').map(percent_decode).collect::<Vec<_>>().join("/");
     let query = req.uri().query().map(form_pairs).unwrap_or_default();
-    let grant = match blobs.verify_presigned(method, &key, &query) {
-        Ok(g) => g,
-        Err(e) => return (StatusCode::FORBIDDEN, e.to_string()).into_response(),
+    // The first store's refusal is reported when none of them issued the URL.
+    let mut refusal = None;
+    let mut issued = None;
+    for store in stores {
+        match store.verify_presigned(method, &key, &query) {
+            Ok(grant) => {
+                issued = Some((store.as_ref(), grant));
+                break;
+            }
+            Err(e) => {
+                refusal.get_or_insert(e);
+            }
+        }
+    }
+    let Some((blobs, grant)) = issued else {
+        let why = refusal.map_or_else(|| "presigned URL refused".to_owned(), |e| e.to_string());
+        return (StatusCode::FORBIDDEN, why).into_response();
     };
     match method {
         "GET" => match blobs.get(&grant.key, grant.version_id.as_deref()).await {

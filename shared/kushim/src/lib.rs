@@ -5,11 +5,13 @@
 //! `--aws`, on the AWS adapters against whatever `AWS_ENDPOINT_URL` names, such as moto).
 
 pub mod consumers;
+pub mod dlq_cli;
 pub mod env;
 pub mod evidence_cli;
 pub mod gateway;
 pub mod platform;
 pub mod registry;
+pub mod run_cli;
 pub mod scheduler;
 
 pub use platform::{BackendChoice, Platform, PlatformOptions};

@@ -52,6 +52,9 @@ pub struct PlatformOptions {
     pub schedules: bool,
     /// Browser origins allowed besides the template's (e.g. a local dashboard).
     pub cors_origins: Vec<String>,
+    /// Functions whose queues are not polled (like a disabled event source mapping): their
+    /// messages wait in the queue. Tests use it to look at what was enqueued.
+    pub paused_consumers: Vec<String>,
 }
 
 /// Why the platform could not start.
@@ -122,6 +125,19 @@ async fn create_embedded_queues(set: &EmbeddedSet, template: &Template) -> Resul
     Ok(())
 }
 
+/// The physical name of the resource the template's functions know as the variable `var` (a
+/// `!Ref` to it), or an empty string when no function has that variable.
+fn env_ref(template: &Template, var: &str, names: &BTreeMap<String, String>) -> String {
+    template
+        .functions
+        .iter()
+        .find_map(|f| match f.environment.get(var) {
+            Some(kushim_template::EnvValue::Ref(id)) => names.get(id).cloned(),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
 /// The URL of the queue the template's functions know as `JOBS_QUEUE_URL`.
 fn jobs_queue_url(template: &Template, urls: &BTreeMap<String, String>) -> String {
     template
@@ -134,58 +150,86 @@ fn jobs_queue_url(template: &Template, urls: &BTreeMap<String, String>) -> Strin
         .unwrap_or_default()
 }
 
+/// The storage the platform runs on, opened (embedded) or created from the template (AWS).
+pub struct Opened {
+    /// The resources' names by logical id.
+    pub names: ResourceNames,
+    /// The port adapters.
+    pub backends: Backends,
+    /// The embedded adapters, when running embedded.
+    pub embedded: Option<EmbeddedSet>,
+    /// Variables every function gets besides its own.
+    pub env: Vec<(String, String)>,
+}
+
+/// Opens the embedded storage in `data_dir` with the template's queues, or creates (when missing)
+/// the template's AWS resources under the choice's prefix. The CLI's operator commands use it too.
+pub async fn open_backends(backend: &BackendChoice, data_dir: &std::path::Path) -> Result<Opened, PlatformError> {
+    let template = kushim_template::bundled();
+    Ok(match backend {
+        BackendChoice::Embedded => {
+            let set = EmbeddedSet::open(data_dir)?;
+            create_embedded_queues(&set, template).await?;
+            if let Some(bucket) = template.buckets.first() {
+                set.blobs.set_default_retention(bucket.default_retention.as_ref().map(|(mode, days)| {
+                    let mode = if mode == "GOVERNANCE" { LockMode::Governance } else { LockMode::Compliance };
+                    (mode, *days)
+                }));
+            }
+            let env = vec![
+                ("KUSHIM_BACKEND".to_owned(), "embedded".to_owned()),
+                ("KUSHIM_DATA_DIR".to_owned(), data_dir.display().to_string()),
+            ];
+            Opened { names: ResourceNames::embedded(template), backends: set.backends(), embedded: Some(set), env }
+        }
+        BackendChoice::Aws { prefix, sdk } => {
+            let sdk = match sdk {
+                Some(sdk) => {
+                    // Connectors reach the same emulator as the platform's own resources.
+                    let _ = crate::registry::CONNECTOR_SDK.set((**sdk).clone());
+                    (**sdk).clone()
+                }
+                None => kushim_adapters::aws::load_config().await,
+            };
+            let p = kushim_provision::provision(&sdk, template, prefix)
+                .await
+                .map_err(|e| PlatformError::Aws(e.to_string()))?;
+            let mut by_logical_id = BTreeMap::new();
+            by_logical_id.insert(template.table().logical_id.clone(), p.table_name.clone());
+            by_logical_id.extend(p.bucket_names.clone());
+            by_logical_id.extend(p.queue_urls.clone());
+            if let (Some(id), Some(name)) = (template.event_buses.first(), &p.event_bus_name) {
+                by_logical_id.insert(id.clone(), name.clone());
+            }
+            let mut all = vec![
+                ("KUSHIM_BACKEND".to_owned(), "aws".to_owned()),
+                ("TABLE_NAME".to_owned(), p.table_name.clone()),
+                ("EVIDENCE_BUCKET".to_owned(), p.bucket_name.clone()),
+                ("STAGING_BUCKET".to_owned(), env_ref(template, "STAGING_BUCKET", &p.bucket_names)),
+                ("JOBS_QUEUE_URL".to_owned(), jobs_queue_url(template, &p.queue_urls)),
+                ("SECRETS_PREFIX".to_owned(), format!("{prefix}/")),
+            ];
+            if let Some(bus) = &p.event_bus_name {
+                all.push(("EVENT_BUS_NAME".to_owned(), bus.clone()));
+            }
+            let config = Config::from_lookup(all).map_err(|e| PlatformError::Aws(e.to_string()))?;
+            let backends = Backends::aws(&config, &sdk);
+            Opened {
+                names: ResourceNames { by_logical_id },
+                backends,
+                embedded: None,
+                env: vec![("KUSHIM_BACKEND".to_owned(), "aws".to_owned())],
+            }
+        }
+    })
+}
+
 impl Platform {
     /// Starts everything and returns once the gateway is listening.
     pub async fn start(options: PlatformOptions) -> Result<Self, PlatformError> {
         let template = kushim_template::bundled();
-        let (names, backends, embedded, backend_env) = match &options.backend {
-            BackendChoice::Embedded => {
-                let set = EmbeddedSet::open(&options.data_dir)?;
-                create_embedded_queues(&set, template).await?;
-                if let Some(bucket) = template.buckets.first() {
-                    set.blobs.set_default_retention(bucket.default_retention.as_ref().map(|(mode, days)| {
-                        let mode = if mode == "GOVERNANCE" { LockMode::Governance } else { LockMode::Compliance };
-                        (mode, *days)
-                    }));
-                }
-                let env = vec![
-                    ("KUSHIM_BACKEND".to_owned(), "embedded".to_owned()),
-                    ("KUSHIM_DATA_DIR".to_owned(), options.data_dir.display().to_string()),
-                ];
-                (ResourceNames::embedded(template), set.backends(), Some(set), env)
-            }
-            BackendChoice::Aws { prefix, sdk } => {
-                let sdk = match sdk {
-                    Some(sdk) => (**sdk).clone(),
-                    None => kushim_adapters::aws::load_config().await,
-                };
-                let p = kushim_provision::provision(&sdk, template, prefix)
-                    .await
-                    .map_err(|e| PlatformError::Aws(e.to_string()))?;
-                let mut by_logical_id = BTreeMap::new();
-                by_logical_id.insert(template.table().logical_id.clone(), p.table_name.clone());
-                if let Some(b) = template.buckets.first() {
-                    by_logical_id.insert(b.logical_id.clone(), p.bucket_name.clone());
-                }
-                by_logical_id.extend(p.queue_urls.clone());
-                if let (Some(id), Some(name)) = (template.event_buses.first(), &p.event_bus_name) {
-                    by_logical_id.insert(id.clone(), name.clone());
-                }
-                let mut all = vec![
-                    ("KUSHIM_BACKEND".to_owned(), "aws".to_owned()),
-                    ("TABLE_NAME".to_owned(), p.table_name.clone()),
-                    ("EVIDENCE_BUCKET".to_owned(), p.bucket_name.clone()),
-                    ("JOBS_QUEUE_URL".to_owned(), jobs_queue_url(template, &p.queue_urls)),
-                    ("SECRETS_PREFIX".to_owned(), format!("{prefix}/")),
-                ];
-                if let Some(bus) = &p.event_bus_name {
-                    all.push(("EVENT_BUS_NAME".to_owned(), bus.clone()));
-                }
-                let config = Config::from_lookup(all).map_err(|e| PlatformError::Aws(e.to_string()))?;
-                let backends = Backends::aws(&config, &sdk);
-                (ResourceNames { by_logical_id }, backends, None, vec![("KUSHIM_BACKEND".to_owned(), "aws".to_owned())])
-            }
-        };
+        let Opened { names, backends, embedded, env: backend_env } =
+            open_backends(&options.backend, &options.data_dir).await?;
 
         let mut handlers = BTreeMap::new();
         for f in &template.functions {
@@ -206,6 +250,7 @@ impl Platform {
         let url = format!("http://{addr}");
         if let Some(set) = &embedded {
             set.blobs.set_public_url(&url);
+            set.staging.set_public_url(&url);
         }
 
         let (shutdown, _) = watch::channel(false);
@@ -213,7 +258,7 @@ impl Platform {
         let app = gateway::router(Gateway {
             template,
             handlers: handlers.clone(),
-            blobs: embedded.as_ref().map(|s| s.blobs.clone()),
+            blobs: embedded.as_ref().map(|s| vec![s.blobs.clone(), s.staging.clone()]).unwrap_or_default(),
             authorizers: Arc::new(gateway::authorizers(template)),
             cors: Arc::new(gateway::Cors::from_template(template, &options.cors_origins)),
         });
@@ -230,7 +275,7 @@ impl Platform {
         });
 
         let queue = backends.queue.clone();
-        for f in &template.functions {
+        for f in template.functions.iter().filter(|f| !options.paused_consumers.contains(&f.binary)) {
             for source in f.sqs_sources.iter().filter(|s| s.enabled) {
                 let (Some(Handler::Sqs(handler)), Some(queue)) = (handlers.get(&f.binary), queue.clone()) else {
                     continue;

@@ -44,6 +44,10 @@ pub enum Handler {
     Authorizer(AuthorizerHandler),
 }
 
+/// The SDK configuration connectors use to reach customers' clouds, when the platform was given
+/// one (tests point it at moto); otherwise connectors read the environment on first use.
+pub static CONNECTOR_SDK: std::sync::OnceLock<kushim_adapters::aws::SdkConfig> = std::sync::OnceLock::new();
+
 /// Every binary this build knows, in the template's naming.
 pub const BINARIES: &[&str] = &[
     "api-health",
@@ -62,6 +66,11 @@ pub const BINARIES: &[&str] = &[
     "api-controls",
     "api-reports",
     "api-evidence",
+    "api-exports",
+    "api-dead-letters",
+    "connector-aws",
+    "api-integrations",
+    "api-runs",
 ];
 
 macro_rules! http {
@@ -90,6 +99,17 @@ pub fn build(binary: &str, config: &Config, backends: &Backends) -> Result<Optio
         "api-controls" => http!(api_controls, config, backends),
         "api-reports" => http!(api_reports, config, backends),
         "api-evidence" => http!(api_evidence, config, backends),
+        "api-integrations" => {
+            let tester = Arc::new(connector_aws::AwsTester::new(CONNECTOR_SDK.get().cloned()));
+            let state = Arc::new(api_integrations::State::new(config, backends)?.with_tester(tester));
+            Handler::Http(Arc::new(move |req| {
+                let state = state.clone();
+                Box::pin(async move { api_integrations::handle(&state, req).await })
+            }))
+        }
+        "api-runs" => http!(api_runs, config, backends),
+        "api-exports" => http!(api_exports, config, backends),
+        "api-dead-letters" => http!(api_dead_letters, config, backends),
         "authorizer" => {
             let state = Arc::new(authorizer::State::new(config, backends)?);
             Handler::Authorizer(Arc::new(move |event| {
@@ -102,6 +122,14 @@ pub fn build(binary: &str, config: &Config, backends: &Backends) -> Result<Optio
             Handler::Sqs(Arc::new(move |event| {
                 let state = state.clone();
                 Box::pin(async move { worker_jobs::handle(&state, event).await })
+            }))
+        }
+        "connector-aws" => {
+            let sdk = CONNECTOR_SDK.get().cloned();
+            let state = Arc::new(connector_aws::State::new(config, backends, sdk)?);
+            Handler::Sqs(Arc::new(move |event| {
+                let state = state.clone();
+                Box::pin(async move { connector_aws::handle(&state, event).await })
             }))
         }
         "planner" => {
@@ -136,9 +164,11 @@ mod tests {
     fn every_route_belongs_to_an_http_function_and_each_function_has_one_trigger_kind() {
         let dir = tempfile::tempdir().unwrap();
         let set = kushim_lambda::backends::EmbeddedSet::open(dir.path()).unwrap();
-        let config = Config::from_lookup([("JOBS_QUEUE_URL".to_owned(), "JobsQueue".to_owned())]).unwrap();
         let template = kushim_template::bundled();
+        let names = crate::env::ResourceNames::embedded(template);
         for f in &template.functions {
+            // Each function with its own variables, resolved as the local platform resolves them.
+            let config = Config::from_lookup(crate::env::function_env(template, f, &names, &[])).unwrap();
             let handler = build(&f.binary, &config, &set.backends()).unwrap().expect("registered");
             let kinds = [!f.routes.is_empty(), !f.sqs_sources.is_empty(), !f.schedules.is_empty()];
             let triggers = kinds.iter().filter(|k| **k).count();
@@ -200,5 +230,9 @@ pub fn declared_routes() -> Vec<DeclaredRoute> {
     declared!(out, "api-controls", api_controls);
     declared!(out, "api-reports", api_reports);
     declared!(out, "api-evidence", api_evidence);
+    declared!(out, "api-integrations", api_integrations);
+    declared!(out, "api-runs", api_runs);
+    declared!(out, "api-exports", api_exports);
+    declared!(out, "api-dead-letters", api_dead_letters);
     out
 }

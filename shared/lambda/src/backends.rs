@@ -27,6 +27,8 @@ pub struct Backends {
     pub table: Option<Arc<dyn Table>>,
     /// BlobStore port.
     pub blobs: Option<Arc<dyn BlobStore>>,
+    /// BlobStore port over the upload staging bucket (no Object Lock).
+    pub staging: Option<Arc<dyn BlobStore>>,
     /// Queue port.
     pub queue: Option<Arc<dyn Queue>>,
     /// EventBus port.
@@ -43,6 +45,8 @@ pub struct EmbeddedSet {
     pub table: Arc<EmbeddedTable>,
     /// Blobs.
     pub blobs: Arc<EmbeddedBlobs>,
+    /// Upload staging blobs (under `staging/` in the data directory; no default retention).
+    pub staging: Arc<EmbeddedBlobs>,
     /// Queues.
     pub queue: Arc<EmbeddedQueue>,
     /// Event bus.
@@ -57,6 +61,7 @@ impl EmbeddedSet {
         Ok(Self {
             table: Arc::new(EmbeddedTable::open(data_dir)?),
             blobs: Arc::new(EmbeddedBlobs::open(data_dir)?),
+            staging: Arc::new(EmbeddedBlobs::open(&data_dir.join("staging"))?),
             queue: Arc::new(EmbeddedQueue::open(data_dir)?),
             bus: Arc::new(EmbeddedBus::new()),
             secrets: Arc::new(EmbeddedSecrets::open(&data_dir.join("secrets"))?),
@@ -68,6 +73,7 @@ impl EmbeddedSet {
         Backends {
             table: Some(self.table.clone()),
             blobs: Some(self.blobs.clone()),
+            staging: Some(self.staging.clone()),
             queue: Some(self.queue.clone()),
             bus: Some(self.bus.clone()),
             secrets: Some(self.secrets.clone()),
@@ -133,8 +139,13 @@ impl Backends {
             let client = kushim_adapters::blob::s3::S3Blobs::client_from(sdk);
             out.blobs = Some(Arc::new(kushim_adapters::blob::s3::S3Blobs::new(client, bucket)));
         }
+        #[cfg(feature = "aws-blob")]
+        if let Some(bucket) = &config.staging_bucket {
+            let client = kushim_adapters::blob::s3::S3Blobs::client_from(sdk);
+            out.staging = Some(Arc::new(kushim_adapters::blob::s3::S3Blobs::new(client, bucket)));
+        }
         #[cfg(feature = "aws-queue")]
-        if config.jobs_queue.is_some() {
+        if config.jobs_queue.is_some() || config.aws_jobs_queue.is_some() {
             let client = kushim_adapters::aws::sdk::sqs::Client::new(sdk);
             out.queue = Some(Arc::new(kushim_adapters::queue::sqs::SqsQueue::new(client)));
         }
@@ -162,6 +173,11 @@ impl Backends {
     /// The BlobStore port, or an error naming what is missing.
     pub fn blobs(&self) -> Result<Arc<dyn BlobStore>, ConfigError> {
         self.blobs.clone().ok_or(ConfigError::Missing("EVIDENCE_BUCKET"))
+    }
+
+    /// The BlobStore port over the upload staging bucket, or an error naming what is missing.
+    pub fn staging(&self) -> Result<Arc<dyn BlobStore>, ConfigError> {
+        self.staging.clone().ok_or(ConfigError::Missing("STAGING_BUCKET"))
     }
 
     /// The Queue port, or an error naming what is missing.

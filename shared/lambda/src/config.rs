@@ -47,8 +47,12 @@ pub struct Config {
     pub table_name: Option<String>,
     /// `EVIDENCE_BUCKET`.
     pub evidence_bucket: Option<String>,
+    /// `STAGING_BUCKET`: where manual uploads land before they are checked (no Object Lock).
+    pub staging_bucket: Option<String>,
     /// `JOBS_QUEUE_URL` (a queue URL on AWS, a queue name locally).
     pub jobs_queue: Option<String>,
+    /// `AWS_JOBS_QUEUE_URL`: the queue the AWS connector consumes (URL on AWS, name locally).
+    pub aws_jobs_queue: Option<String>,
     /// `EVENT_BUS_NAME`.
     pub event_bus: Option<String>,
     /// `SECRETS_PREFIX`.
@@ -83,7 +87,9 @@ impl Config {
             backend,
             table_name: get("TABLE_NAME"),
             evidence_bucket: get("EVIDENCE_BUCKET"),
+            staging_bucket: get("STAGING_BUCKET"),
             jobs_queue: get("JOBS_QUEUE_URL"),
+            aws_jobs_queue: get("AWS_JOBS_QUEUE_URL"),
             event_bus: get("EVENT_BUS_NAME"),
             secrets_prefix: get("SECRETS_PREFIX").unwrap_or_default(),
             vars,
@@ -111,6 +117,12 @@ mod tests {
         assert_eq!(c.table_name.as_deref(), Some("t"));
         assert_eq!(c.require_jobs_queue().unwrap(), "q");
         assert_eq!(c.evidence_bucket, None);
+        assert_eq!(c.staging_bucket, None);
+        let c = Config::from_lookup(vars(&[("STAGING_BUCKET", "stage")])).unwrap();
+        assert_eq!(c.staging_bucket.as_deref(), Some("stage"));
+        assert_eq!(c.aws_jobs_queue, None);
+        let c = Config::from_lookup(vars(&[("AWS_JOBS_QUEUE_URL", "aws-q")])).unwrap();
+        assert_eq!(c.aws_jobs_queue.as_deref(), Some("aws-q"));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Creates the template's table, bucket, queues and event bus in an AWS account or in the moto
+//! Creates the template's table, buckets, queues and event bus in an AWS account or in the moto
 //! emulator, from the template's own resource definitions, so the tests and the local platform
 //! cannot drift from `template.yaml`.
 //!
@@ -10,8 +10,9 @@
 //! What is created, per template resource:
 //! - `AWS::DynamoDB::Table`: attributes, key schema, global secondary indexes with their
 //!   projections, on-demand billing; then time to live and point-in-time recovery ([`create_table`]);
-//! - `AWS::S3::Bucket`: Object Lock, versioning, the public access block, SSE-KMS default encryption
-//!   (with the AWS-managed key) and the default retention rule ([`create_bucket`]);
+//! - every `AWS::S3::Bucket`: Object Lock, versioning, the public access block, SSE-KMS default
+//!   encryption (with the AWS-managed key) and the default retention rule ([`create_bucket`]);
+//!   lifecycle rules are left to the real deployment;
 //! - `AWS::SQS::Queue`: dead-letter queues first, then every queue with its timings and redrive
 //!   policy ([`create_queues`]);
 //! - `AWS::Events::EventBus` ([`create_event_bus`]).
@@ -40,8 +41,10 @@ pub use table::create_table;
 pub struct Provisioned {
     /// The DynamoDB table.
     pub table_name: String,
-    /// The S3 bucket.
+    /// The template's first S3 bucket (the evidence bucket).
     pub bucket_name: String,
+    /// Every S3 bucket by the template's logical id (e.g. `EvidenceBucket`, `UploadStagingBucket`).
+    pub bucket_names: BTreeMap<String, String>,
     /// Queue URLs by the template's logical id (e.g. `JobsQueue`).
     pub queue_urls: BTreeMap<String, String>,
     /// The event bus, when the template declares one.
@@ -60,7 +63,7 @@ fn single<'t, T>(items: &'t [T], kind: &str, id: impl Fn(&T) -> &str) -> Result<
     }
 }
 
-/// Creates the template's table, bucket, queues and event bus under `prefix`.
+/// Creates the template's table, buckets, queues and event bus under `prefix`.
 ///
 /// Idempotent: existing resources with these names are reused. Names are
 /// `{prefix}-{logical id in lowercase}`; bucket names must be valid S3 names (lowercase,
@@ -74,16 +77,19 @@ pub async fn provision(
         resource: "table".into(),
         message: "the template declares no AWS::DynamoDB::Table".into(),
     })?;
-    let bucket =
-        single(&template.buckets, "bucket", |b| &b.logical_id)?.ok_or_else(|| ProvisionError::Unsupported {
-            resource: "bucket".into(),
-            message: "the template declares no AWS::S3::Bucket".into(),
-        })?;
+    let first_bucket = template.buckets.first().ok_or_else(|| ProvisionError::Unsupported {
+        resource: "bucket".into(),
+        message: "the template declares no AWS::S3::Bucket".into(),
+    })?;
     let bus = single(&template.event_buses, "event bus", String::as_str)?;
 
     // Names first, so a bad prefix fails before anything is created.
     let table_name = names::table_name(prefix, &table.logical_id)?;
-    let bucket_name = names::bucket_name(prefix, &bucket.logical_id)?;
+    let mut bucket_names = BTreeMap::new();
+    for bucket in &template.buckets {
+        bucket_names.insert(bucket.logical_id.clone(), names::bucket_name(prefix, &bucket.logical_id)?);
+    }
+    let bucket_name = bucket_names[&first_bucket.logical_id].clone();
     let event_bus_name = bus.map(|b| names::event_bus_name(prefix, b)).transpose()?;
 
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
@@ -93,7 +99,12 @@ pub async fn provision(
 
     let (_, _, queue_urls, _) = tokio::try_join!(
         create_table(&dynamodb, table, &table_name),
-        create_bucket(&s3, bucket, &bucket_name),
+        async {
+            for bucket in &template.buckets {
+                create_bucket(&s3, bucket, &bucket_names[&bucket.logical_id]).await?;
+            }
+            Ok(())
+        },
         create_queues(&sqs, template, prefix),
         async {
             match &event_bus_name {
@@ -102,7 +113,7 @@ pub async fn provision(
             }
         },
     )?;
-    Ok(Provisioned { table_name, bucket_name, queue_urls, event_bus_name })
+    Ok(Provisioned { table_name, bucket_name, bucket_names, queue_urls, event_bus_name })
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::{BucketDef, EnvValue, GsiDef, QueueDef, Route, Schedule, SqsSource, T
 fn bundled_template_parses() {
     let template = bundled();
     assert_eq!(template.raw["Transform"], "AWS::Serverless-2016-10-31");
-    assert_eq!(template.functions.len(), 16);
+    assert_eq!(template.functions.len(), 21);
     assert_eq!(template.event_buses, ["EventBus"]);
     assert_eq!(template.parameter_defaults["Stage"], "prod");
     assert_eq!(template.parameter_defaults["EvidenceRetentionDays"], 365);
@@ -60,6 +60,27 @@ fn evidence_bucket_is_locked_versioned_encrypted_and_private() {
 }
 
 #[test]
+fn uploads_are_staged_in_a_private_bucket_that_locks_nothing() {
+    let template = bundled();
+    let staging = template.bucket("UploadStagingBucket").expect("UploadStagingBucket");
+    assert_eq!(
+        *staging,
+        BucketDef {
+            logical_id: "UploadStagingBucket".into(),
+            object_lock_enabled: false,
+            versioning: false,
+            default_retention: None,
+            kms_encrypted: true,
+            public_access_blocked: true,
+        }
+    );
+    let evidence = template.function_by_binary("api-evidence").expect("api-evidence");
+    assert_eq!(evidence.environment["STAGING_BUCKET"], EnvValue::Ref("UploadStagingBucket".into()));
+    assert_eq!(evidence.environment["EVIDENCE_BUCKET"], EnvValue::Ref("EvidenceBucket".into()));
+    assert_eq!(template.buckets[0].logical_id, "EvidenceBucket", "the evidence bucket comes first");
+}
+
+#[test]
 fn jobs_queue_outlasts_its_consumer_and_redrives_to_a_two_week_dlq() {
     let template = bundled();
     let worker = template.function_by_binary("worker-jobs").expect("worker-jobs");
@@ -77,6 +98,22 @@ fn jobs_queue_outlasts_its_consumer_and_redrives_to_a_two_week_dlq() {
     assert_eq!(dlq.message_retention_seconds, 14 * 24 * 3600);
     let scheduler_dlq = template.queue("SchedulerDeadLetterQueue").expect("SchedulerDeadLetterQueue");
     assert_eq!(scheduler_dlq.message_retention_seconds, 14 * 24 * 3600);
+}
+
+#[test]
+fn aws_jobs_queue_matches_the_jobs_queue_and_its_producers_are_told_its_url() {
+    let template = bundled();
+    let (jobs, aws) = (template.queue("JobsQueue").unwrap(), template.queue("AwsJobsQueue").expect("AwsJobsQueue"));
+    assert_eq!(
+        (aws.visibility_timeout_seconds, aws.message_retention_seconds, aws.max_receive_count),
+        (jobs.visibility_timeout_seconds, jobs.message_retention_seconds, jobs.max_receive_count)
+    );
+    let dlq = template.queue(aws.dead_letter_queue.as_deref().expect("AwsJobsQueue has a DLQ")).unwrap();
+    assert_eq!((dlq.logical_id.as_str(), dlq.message_retention_seconds), ("AwsJobsDeadLetterQueue", 14 * 24 * 3600));
+    for binary in ["planner", "api-runs"] {
+        let f = template.function_by_binary(binary).unwrap();
+        assert_eq!(f.environment["AWS_JOBS_QUEUE_URL"], EnvValue::Ref("AwsJobsQueue".into()), "{binary}");
+    }
 }
 
 #[test]
@@ -100,6 +137,11 @@ fn every_function_names_its_binary() {
             "api-exceptions",
             "api-checks",
             "api-evidence",
+            "api-exports",
+            "api-dead-letters",
+            "connector-aws",
+            "api-integrations",
+            "api-runs",
             "api-docs"
         ]
     );
@@ -160,7 +202,8 @@ fn planner_runs_daily_with_retries_and_a_dlq() {
         planner.schedules,
         [Schedule {
             event_name: "DailySchedule".into(),
-            expression: "cron(0 2 * * ? *)".into(),
+            // Schedules are due in each tenant's time zone; the planner looks every five minutes.
+            expression: "rate(5 minutes)".into(),
             timezone: Some("UTC".into()),
             input: Some(json!({"schedule": "daily"})),
             enabled: true,

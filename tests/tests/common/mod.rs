@@ -7,6 +7,11 @@ use kushim_domain::Role;
 use serde_json::{Value, json};
 
 pub async fn start(dir: &std::path::Path, aws: bool) -> Platform {
+    start_paused(dir, aws, &[]).await
+}
+
+/// The platform with the queues of `paused` functions left unpolled (their jobs stay queued).
+pub async fn start_paused(dir: &std::path::Path, aws: bool, paused: &[&str]) -> Platform {
     let backend = if aws {
         let moto = kushim_testkit::moto().await;
         let sdk = kushim_testkit::sdk_config(moto).await;
@@ -20,6 +25,7 @@ pub async fn start(dir: &std::path::Path, aws: bool) -> Platform {
         backend,
         schedules: false,
         cors_origins: Vec::new(),
+        paused_consumers: paused.iter().map(|s| (*s).to_owned()).collect(),
     })
     .await
     .unwrap()

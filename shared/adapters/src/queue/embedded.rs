@@ -160,6 +160,8 @@ impl EmbeddedQueue {
             params![queue, now - ms(config.retention)],
         )?;
         let mut out = Vec::new();
+        // A message is delivered at most once per receive, even with a zero visibility timeout.
+        let mut picked = std::collections::HashSet::new();
         loop {
             let candidates: Vec<(i64, String, String, String, i64, u32)> = {
                 let mut stmt = tx.prepare_cached(
@@ -171,10 +173,12 @@ impl EmbeddedQueue {
                 })?
                 .collect::<rusqlite::Result<_>>()?
             };
+            let candidates: Vec<_> = candidates.into_iter().filter(|c| !picked.contains(&c.0)).collect();
             if candidates.is_empty() {
                 break;
             }
             for (seq, id, body, attributes, sent_at, count) in candidates {
+                picked.insert(seq);
                 if let (Some(limit), Some(dlq)) = (config.max_receive_count, &config.dead_letter_queue)
                     && count >= limit
                 {

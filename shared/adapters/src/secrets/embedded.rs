@@ -4,9 +4,11 @@
 //!
 //! Every write uses a fresh random 96-bit nonce, and the secret's name is bound to its ciphertext as
 //! associated data, so a sealed value copied under another name fails to decrypt. Writes replace
-//! the file atomically (temporary file, fsync, rename) and are serialized within the process; reads
-//! go to the file each time, so several adapters over the same directory see each other's writes.
-//! Values are never logged.
+//! the file atomically (temporary file, fsync, rename) and are serialized, within the process by a
+//! mutex and across processes by an exclusive lock on `secrets.lock`, so a read-modify-write cycle
+//! (and [`Secrets::create_if_absent`] in particular) is atomic even when several adapters or
+//! processes share the directory; reads go to the file each time, so they see each other's
+//! writes. Values are never logged.
 
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
@@ -29,6 +31,8 @@ use crate::{AdapterError, Result};
 pub const SECRETS_FILE: &str = "secrets.json";
 /// File holding the 32-byte AES-256 key.
 pub const KEY_FILE: &str = "secrets.key";
+/// Empty file whose exclusive lock serializes writers across processes.
+pub const LOCK_FILE: &str = "secrets.lock";
 
 const KEY_BYTES: usize = 32;
 const NONCE_BYTES: usize = 12;
@@ -114,11 +118,33 @@ impl Secrets for EmbeddedSecrets {
         }
         let name = name.to_owned();
         self.blocking(move |inner| {
-            let _guard = inner.write_lock.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut file = inner.load()?;
-            let sealed = inner.seal(&name, &value)?;
-            file.secrets.insert(name, sealed);
-            inner.save(&file)
+            inner.exclusively(|| {
+                let mut file = inner.load()?;
+                let sealed = inner.seal(&name, &value)?;
+                file.secrets.insert(name, sealed);
+                inner.save(&file)
+            })
+        })
+        .await
+    }
+
+    async fn create_if_absent(&self, name: &str, value: SecretString) -> Result<bool> {
+        validate_secret_name(name)?;
+        if value.expose_secret().len() > MAX_SECRET_BYTES {
+            return Err(AdapterError::Invalid(format!("secret {name} is larger than {MAX_SECRET_BYTES} bytes")));
+        }
+        let name = name.to_owned();
+        self.blocking(move |inner| {
+            inner.exclusively(|| {
+                let mut file = inner.load()?;
+                if file.secrets.contains_key(&name) {
+                    return Ok(false);
+                }
+                let sealed = inner.seal(&name, &value)?;
+                file.secrets.insert(name, sealed);
+                inner.save(&file)?;
+                Ok(true)
+            })
         })
         .await
     }
@@ -127,12 +153,13 @@ impl Secrets for EmbeddedSecrets {
         validate_secret_name(name)?;
         let name = name.to_owned();
         self.blocking(move |inner| {
-            let _guard = inner.write_lock.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut file = inner.load()?;
-            if file.secrets.remove(&name).is_none() {
-                return Err(AdapterError::NotFound(format!("secret {name}")));
-            }
-            inner.save(&file)
+            inner.exclusively(|| {
+                let mut file = inner.load()?;
+                if file.secrets.remove(&name).is_none() {
+                    return Err(AdapterError::NotFound(format!("secret {name}")));
+                }
+                inner.save(&file)
+            })
         })
         .await
     }
@@ -141,6 +168,21 @@ impl Secrets for EmbeddedSecrets {
 impl Inner {
     fn secrets_path(&self) -> PathBuf {
         self.dir.join(SECRETS_FILE)
+    }
+
+    /// Runs a read-modify-write cycle holding the process mutex and the cross-process file lock
+    /// (released when the lock file is closed).
+    fn exclusively<T>(&self, work: impl FnOnce() -> Result<T>) -> Result<T> {
+        let _guard = self.write_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let path = self.dir.join(LOCK_FILE);
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let lock =
+            options.open(&path).map_err(|e| AdapterError::Storage(format!("cannot open {}: {e}", path.display())))?;
+        lock.lock().map_err(|e| AdapterError::Storage(format!("cannot lock {}: {e}", path.display())))?;
+        work()
     }
 
     /// Reads `secrets.json`; a missing file is an empty store.

@@ -28,6 +28,12 @@ pub trait Secrets: Send + Sync + 'static {
     async fn get(&self, name: &str) -> Result<SecretString>;
     /// Creates or replaces a secret.
     async fn put(&self, name: &str, value: SecretString) -> Result<()>;
+    /// Creates a secret only if none of that name exists (one scheduled for deletion counts as
+    /// absent, as it does for [`Secrets::get`]). Returns `true` when this call stored `value` and
+    /// `false` when a secret already existed, whose value is left as it was. Of several callers
+    /// racing to create the same name, in one process or many, exactly one gets `true`; the
+    /// others should read the winner's value with [`Secrets::get`].
+    async fn create_if_absent(&self, name: &str, value: SecretString) -> Result<bool>;
     /// Deletes a secret; `NotFound` when absent.
     async fn delete(&self, name: &str) -> Result<()>;
 }

@@ -4,7 +4,13 @@
 //! Deleting schedules the secret for deletion with a 7-day recovery window, so a mistaken delete in
 //! production can be undone with `RestoreSecret`; tests switch to immediate deletion with
 //! [`SecretsManagerSecrets::with_force_delete`]. A secret pending deletion reads as `NotFound`, and
-//! writing it again restores it. The role using this adapter needs `GetSecretValue`,
+//! writing it again restores it.
+//!
+//! [`Secrets::create_if_absent`] is `CreateSecret`, which Secrets Manager refuses when the name is
+//! taken, so of several racing creators exactly one wins. A secret pending deletion is restored and given the new value under a client request
+//! token derived from its deletion date: every racer that saw the same deletion sends the same
+//! token, and Secrets Manager refuses a second, different value under a token already used.
+//! The role using this adapter needs `GetSecretValue`,
 //! `PutSecretValue`, `CreateSecret`, `DescribeSecret`, `DeleteSecret` and `RestoreSecret`.
 
 use async_trait::async_trait;
@@ -51,6 +57,16 @@ impl SecretsManagerSecrets {
         match self.client.describe_secret().secret_id(id).send().await {
             Ok(out) => Ok(out.deleted_date().is_some()),
             Err(e) if e.code() == Some(NOT_FOUND) => Ok(true),
+            Err(e) => Err(classify(&e)),
+        }
+    }
+
+    /// When the secret was scheduled for deletion, if it is; `None` when it is live; `NotFound`
+    /// when it does not exist at all.
+    async fn deleted_date(&self, id: &str) -> Result<Option<aws_sdk_secretsmanager::primitives::DateTime>> {
+        match self.client.describe_secret().secret_id(id).send().await {
+            Ok(out) => Ok(out.deleted_date().copied()),
+            Err(e) if e.code() == Some(NOT_FOUND) => Err(AdapterError::NotFound(id.to_owned())),
             Err(e) => Err(classify(&e)),
         }
     }
@@ -112,6 +128,45 @@ impl Secrets for SecretsManagerSecrets {
                 self.put_value(&id, value).await.map_err(|e| classify(&e))
             }
             _ => Err(classify(&err)),
+        }
+    }
+
+    async fn create_if_absent(&self, name: &str, value: SecretString) -> Result<bool> {
+        validate_secret_name(name)?;
+        let value = value.expose_secret();
+        if value.len() > MAX_SECRET_BYTES {
+            return Err(AdapterError::Invalid(format!("secret {name} is larger than {MAX_SECRET_BYTES} bytes")));
+        }
+        let id = self.secret_id(name);
+        let mut attempts = 0;
+        let deleted = loop {
+            attempts += 1;
+            let err = match self.client.create_secret().name(&id).secret_string(value).send().await {
+                Ok(_) => return Ok(true),
+                Err(e) => e,
+            };
+            // The name is taken, by a live secret or by one scheduled for deletion (AWS answers the
+            // latter with InvalidRequestException, some emulators with ResourceExistsException).
+            if !matches!(err.code(), Some(EXISTS | INVALID_REQUEST)) {
+                return Err(classify(&err));
+            }
+            match self.deleted_date(&id).await {
+                Ok(Some(deleted)) => break deleted,
+                Ok(None) => return Ok(false),
+                // Deleted for good in between: create it once more.
+                Err(AdapterError::NotFound(_)) if attempts < 2 && err.code() == Some(EXISTS) => continue,
+                Err(AdapterError::NotFound(_)) => return Err(classify(&err)),
+                Err(e) => return Err(e),
+            }
+        };
+        self.client.restore_secret().secret_id(&id).send().await.map_err(|e| classify(&e))?;
+        // Same deletion, same token: only the first value written under it is accepted.
+        let token = format!("kushim-create-if-absent-{:020}", deleted.to_millis().unwrap_or_default());
+        let put = self.client.put_secret_value().secret_id(&id).secret_string(value).client_request_token(token);
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some(EXISTS) => Ok(false),
+            Err(e) => Err(classify(&e)),
         }
     }
 

@@ -23,6 +23,7 @@ const USER_POLICIES: &[&str] = &[
     "iam:ListAttachedUserPolicies",
     "iam:ListUserPolicies",
     "iam:GetUserPolicy",
+    "iam:GetPolicy",
     "iam:GetPolicyVersion",
 ];
 const PASSWORD_POLICY: &[&str] = &["iam:GetAccountPasswordPolicy"];

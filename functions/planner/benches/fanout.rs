@@ -1,0 +1,108 @@
+//! Planner fan-out on the embedded adapters: `KUSHIM_BENCH_TENANTS` tenants (default 10,000) with
+//! three AWS integrations each, all due at 02:00 UTC, planned in one pass. Prints the set-up time,
+//! the pass's wall time, runs, jobs, `SendMessageBatch` calls and jobs per second, then checks that
+//! a second pass in the same minute sends nothing. Run with `cargo bench -p planner --bench fanout`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use kushim_adapters::queue::embedded::QueueConfig;
+use kushim_adapters::queue::{OutgoingMessage, Queue, QueueCounts, ReceivedMessage, SendOutcome};
+use kushim_domain::TenantId;
+use kushim_integrations::model::{AwsAccount, AwsSettings};
+use kushim_integrations::{IntegrationSettings, IntegrationStore, NewIntegration};
+use kushim_lambda::Config;
+use kushim_lambda::backends::EmbeddedSet;
+
+struct CountingQueue {
+    inner: Arc<dyn Queue>,
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl Queue for CountingQueue {
+    async fn send_batch(&self, q: &str, m: Vec<OutgoingMessage>) -> kushim_adapters::Result<Vec<SendOutcome>> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.inner.send_batch(q, m).await
+    }
+    async fn receive(
+        &self,
+        q: &str,
+        max: usize,
+        wait: Duration,
+        vis: Option<Duration>,
+    ) -> kushim_adapters::Result<Vec<ReceivedMessage>> {
+        self.inner.receive(q, max, wait, vis).await
+    }
+    async fn delete(&self, q: &str, h: &str) -> kushim_adapters::Result<()> {
+        self.inner.delete(q, h).await
+    }
+    async fn change_visibility(&self, q: &str, h: &str, t: Duration) -> kushim_adapters::Result<()> {
+        self.inner.change_visibility(q, h, t).await
+    }
+    async fn counts(&self, q: &str) -> kushim_adapters::Result<QueueCounts> {
+        self.inner.counts(q).await
+    }
+}
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+#[tokio::main]
+async fn main() {
+    let tenants: usize = std::env::var("KUSHIM_BENCH_TENANTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let dir = tempfile::tempdir().unwrap();
+    let set = EmbeddedSet::open(dir.path()).unwrap();
+    set.queue.create_queue(QueueConfig::new("AwsJobsQueue")).await.unwrap();
+    let counting = Arc::new(CountingQueue { inner: set.queue.clone(), calls: AtomicUsize::new(0) });
+    let mut backends = set.backends();
+    backends.queue = Some(counting.clone());
+    let config = Config::from_lookup([("AWS_JOBS_QUEUE_URL".to_owned(), "AwsJobsQueue".to_owned())]).unwrap();
+    let state = planner::State::new(&config, &backends).unwrap();
+    let store = IntegrationStore::new(set.table.clone(), set.secrets.clone());
+
+    let setup = Instant::now();
+    let connected_at = utc("2026-06-01T00:00:00Z");
+    futures::stream::iter(0..tenants * 3)
+        .for_each_concurrent(16, |n| {
+            let store = store.clone();
+            async move {
+                let tenant = TenantId::new(format!("t{}", n / 3)).unwrap();
+                let settings = IntegrationSettings::Aws(AwsSettings {
+                    accounts: vec![AwsAccount {
+                        account_id: format!("{:012}", n),
+                        role_arn: format!("arn:aws:iam::{:012}:role/KushimReadOnly", n),
+                    }],
+                    regions: None,
+                });
+                let new = NewIntegration { display_name: "AWS".into(), settings, credentials: None, cadence: None };
+                store.connect(&tenant, new, connected_at).await.unwrap();
+            }
+        })
+        .await;
+    println!("set-up: {tenants} tenants x 3 integrations in {:.1} s", setup.elapsed().as_secs_f64());
+
+    let pass = Instant::now();
+    let report = planner::run_once(&state, utc("2026-06-01T02:01:00Z")).await.unwrap();
+    let secs = pass.elapsed().as_secs_f64();
+    println!(
+        "planner pass: {:.2} s, {} due, {} runs, {} jobs, {} SendMessageBatch calls, {:.0} jobs/s",
+        secs,
+        report.due,
+        report.runs_created,
+        report.jobs_enqueued,
+        report.send_batch_calls,
+        report.jobs_enqueued as f64 / secs
+    );
+    assert_eq!((report.runs_created, report.jobs_enqueued), (tenants, tenants * 3));
+    assert_eq!(report.send_batch_calls, (tenants * 3).div_ceil(10));
+    assert_eq!(counting.counts("AwsJobsQueue").await.unwrap().visible as usize, tenants * 3);
+    let again = planner::run_once(&state, utc("2026-06-01T02:01:30Z")).await.unwrap();
+    assert_eq!((again.due, again.jobs_enqueued), (0, 0));
+    println!("second pass in the same minute: {} due, {} jobs", again.due, again.jobs_enqueued);
+}

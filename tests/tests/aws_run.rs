@@ -1,0 +1,163 @@
+//! The "done when" for daily runs, end to end on `kushim up --aws` against moto: a demo
+//! account seeded with known findings, connected through the API (ExternalId, permissions doctor),
+//! a run started through the API and worked by the connector through the AWS jobs queue, then the
+//! failing controls read back with the evidence behind them; and the dead-letter listing.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+mod common;
+
+use common::{Api, start, token};
+
+/// Credentials acting in a fresh moto account (moto lets anyone assume any role; the credentials it
+/// returns act in the role's account), so this test's account is its own.
+async fn fresh_account() -> (String, aws_config::SdkConfig) {
+    let moto = kushim_testkit::moto().await;
+    let base = kushim_testkit::sdk_config(moto).await;
+    let account = (uuid::Uuid::new_v4().as_u128() % 900_000_000_000 + 100_000_000_000).to_string();
+    let sts = aws_sdk_sts::Client::new(&base);
+    let out = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/seeder"))
+        .role_session_name("seeder")
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    let creds = aws_credential_types::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "seeder",
+    );
+    let sdk = base
+        .to_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+        .build();
+    (account, sdk)
+}
+
+/// Waits until every job but `pending` has finished; returns the run.
+async fn wait_for_jobs(api: &Api, t: &str, id: &str, pending: u64) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..900 {
+        let r = api.call("GET", &format!("/v1/runs/{id}"), t, None, None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let (finished, total) = (r.body["counters"]["finished"].as_u64(), r.body["counters"]["total"].as_u64());
+        if r.body["status"] != "running" || finished.zip(total).is_some_and(|(f, t)| f + pending >= t) {
+            return r.body;
+        }
+        last = r.body;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("run {id}: jobs still out after 180 s: {last}");
+}
+
+#[tokio::test]
+async fn a_seeded_aws_account_connected_through_the_api_yields_failing_controls_with_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = start(dir.path(), true).await;
+    let api = Api::new(&platform);
+    let owner = api.signup("Acme", "owner@acme.test").await;
+    let t = token(&owner);
+    let tenant = kushim_domain::TenantId::new(owner["tenant_id"].as_str().unwrap()).unwrap();
+
+    // GIVEN a customer account seeded with known findings.
+    let (account, sdk) = fresh_account().await;
+    let seeded = kushim_aws::seed::seed_demo_account(&sdk).await.unwrap();
+    assert_eq!(seeded.account_id, account);
+
+    // WHEN the owner connects it (the ExternalId goes in the role's trust policy) and tests it.
+    let ext = api.call("GET", "/v1/integrations/aws/external-id", &t, None, None).await;
+    assert_eq!(ext.status, 200, "{}", ext.text);
+    let regions = [seeded.primary_region.clone(), seeded.secondary_region.clone()];
+    let connect = json!({
+        "kind": "aws",
+        "display_name": "Demo account",
+        "settings": {"accounts": [{"account_id": account, "role_arn": seeded.role_arn}], "regions": regions},
+    });
+    let created = api.call("POST", "/v1/integrations", &t, Some(connect), None).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert!(!created.text.contains("secret_access_key"), "no credential in the response");
+    let id = created.body["integration"]["id"].as_str().unwrap().to_owned();
+    let doctor = api.call("POST", &format!("/v1/integrations/{id}/test"), &t, None, None).await;
+    assert_eq!(doctor.status, 200, "{}", doctor.text);
+    assert_eq!(doctor.body["missing_permissions"], json!([]), "{}", doctor.text);
+    assert!(doctor.body["checked"].as_array().unwrap().len() > 20, "{}", doctor.text);
+
+    // AND starts a run.
+    let run = api.call("POST", "/v1/runs", &t, Some(json!({})), None).await;
+    assert_eq!(run.status, 202, "{}", run.text);
+    let run_id = run.body["id"].as_str().unwrap().to_owned();
+    let busy = api.call("POST", "/v1/runs", &t, Some(json!({})), None).await;
+    assert_eq!(busy.status, 409, "one run at a time per integration: {}", busy.text);
+
+    // THEN the connector works every job through the queue. moto answers AWS Config's rule
+    // compliance with a 500, so the two `config` jobs (one per region) keep failing transiently
+    // and back off (toward the DLQ); every other job finishes, and nothing errors.
+    let done = wait_for_jobs(&api, &t, &run_id, 2).await;
+    assert_eq!(done["counters"]["total"], 12, "4 global + 2 regions x 4 regional families: {done}");
+    assert_eq!(done["counters"]["errored"], 0, "{done}");
+    let failed = done["counters"]["failed"].as_u64().unwrap();
+    assert!(failed > 0, "the seeded account has findings: {done}");
+    let table = platform.backends.table().unwrap();
+    let q = kushim_adapters::table::Query::partition(kushim_adapters::keys::tenant_pk(&tenant)).begins_with("JOB#");
+    let finished: Vec<String> = table.query(q).await.unwrap().items.iter().map(|i| i.key.sk.clone()).collect();
+    let open: Vec<&str> = ["regions", "iam", "s3", "cloudtrail"]
+        .iter()
+        .map(|f| format!("global/{f}"))
+        .chain(regions.iter().flat_map(|r| ["config", "kms", "guardduty", "ebs"].map(|f| format!("{r}/{f}"))))
+        .filter(|slice| !finished.iter().any(|sk| sk.ends_with(slice.as_str())))
+        .map(|slice| if slice.ends_with("/config") { "config" } else { "other" })
+        .collect();
+    assert!(open.iter().all(|k| *k == "config"), "only config jobs may still be out: {open:?} of {finished:?}");
+
+    // The user without MFA makes the MFA control fail, with the result naming the user.
+    let failing = api.call("GET", "/v1/controls?status=failing", &t, None, None).await;
+    assert_eq!(failing.status, 200, "{}", failing.text);
+    let ids: Vec<String> =
+        failing.body["items"].as_array().unwrap().iter().filter_map(|c| c["id"].as_str().map(str::to_owned)).collect();
+    assert!(!ids.is_empty(), "{}", failing.text);
+    let mut mfa_failure = None;
+    for control in &ids {
+        let r = api.call("GET", &format!("/v1/controls/{control}"), &t, None, None).await;
+        let results = r.body["results"].as_array().cloned().unwrap_or_default();
+        let hit = results.into_iter().find(|i| i["check_id"] == "aws.iam.user_mfa_console" && i["status"] == "fail");
+        if let Some(hit) = hit {
+            mfa_failure = Some((control.clone(), hit));
+        }
+    }
+    let (control, hit) = mfa_failure.expect("the console user without MFA fails aws.iam.user_mfa_console");
+    assert!(
+        hit["resource_id"]
+            .as_str()
+            .unwrap()
+            .contains(&seeded.users.console_no_mfa.rsplit('/').next().unwrap().to_owned()),
+        "{hit}"
+    );
+
+    // The evidence behind it is listed for that control, from the AWS connector, and downloadable.
+    let evidence = api.call("GET", &format!("/v1/evidence?control={control}"), &t, None, None).await;
+    assert_eq!(evidence.status, 200, "{}", evidence.text);
+    let items = evidence.body["items"].as_array().unwrap();
+    assert!(!items.is_empty(), "{}", evidence.text);
+    assert!(items.iter().all(|e| e["source"]["connector"] == "aws"), "{}", evidence.text);
+    let verify = api.call("GET", "/v1/evidence/verify", &t, None, None).await;
+    assert_eq!(verify.body["valid"], true, "{}", verify.text);
+
+    // Integration health is healthy, with a last success; nothing is dead.
+    let integration = api.call("GET", &format!("/v1/integrations/{id}"), &t, None, None).await;
+    assert_eq!(
+        integration.body["health"]["state"].as_str().or(integration.body["health"].as_str()),
+        Some("healthy"),
+        "{}",
+        integration.text
+    );
+    let dead = api.call("GET", "/v1/dead-letters", &t, None, None).await;
+    assert_eq!(dead.status, 200, "{}", dead.text);
+    assert_eq!(dead.body["items"], json!([]));
+    platform.shutdown().await;
+}
