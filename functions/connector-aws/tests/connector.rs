@@ -78,6 +78,29 @@ impl Env {
     }
 }
 
+/// Every event published on the embedded bus, as `detail-type`.
+fn capture_events(env: &Env) -> Arc<Mutex<Vec<(String, serde_json::Value)>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let pattern = kushim_adapters::bus::pattern::EventPattern::parse(serde_json::json!({
+        "source": ["kushim.findings", "kushim.runs", "kushim.integrations"]
+    }))
+    .unwrap();
+    env.set.bus.subscribe(
+        "test",
+        pattern,
+        Arc::new(move |e: kushim_adapters::bus::embedded::DeliveredEvent| {
+            sink.lock().unwrap().push((e.detail_type, e.detail));
+            Box::pin(async {})
+        }),
+    );
+    seen
+}
+
+fn count(events: &Mutex<Vec<(String, serde_json::Value)>>, kind: &str) -> usize {
+    events.lock().unwrap().iter().filter(|(k, _)| k == kind).count()
+}
+
 const ACCOUNT: &str = "123456789012";
 const ROLE: &str = "arn:aws:iam::123456789012:role/KushimReadOnly";
 
@@ -141,6 +164,7 @@ async fn given_every_message_delivered_three_times_then_no_duplicate_evidence_an
     known_regions(&env, &integration).await;
     let collector = scripted(|_, slice| Ok(password_policy(slice)));
     let worker = env.worker(collector.clone());
+    let events = capture_events(&env);
     let (run, jobs) = env.run(&integration, &two_slices()).await;
     assert_eq!(jobs.len(), 2);
     let mut outcomes = Vec::new();
@@ -156,6 +180,15 @@ async fn given_every_message_delivered_three_times_then_no_duplicate_evidence_an
     assert_eq!((state.status, state.counters.finished, state.counters.total), (RunStatus::Completed, 2, 2));
     assert_eq!(state.counters.failed, 8, "no password policy fails its four checks, once per job");
     assert_eq!(env.evidence_count().await, 2);
+    // The contract notifications consume: each new failure once, the run's completion once.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(count(&events, "finding.failed"), 4, "four password-policy checks start failing");
+    assert_eq!(count(&events, "run.completed"), 1);
+    let completed = events.lock().unwrap().iter().find(|(k, _)| k == "run.completed").unwrap().1.clone();
+    assert_eq!(completed["counters"]["finished"], 2, "{completed}");
+    let failed = events.lock().unwrap().iter().find(|(k, _)| k == "finding.failed").unwrap().1.clone();
+    assert_eq!(failed["resource_id"], ACCOUNT, "{failed}");
+    assert!(failed["check_id"].as_str().unwrap().starts_with("aws.iam.password_policy"), "{failed}");
 }
 
 #[tokio::test]
@@ -221,6 +254,7 @@ async fn given_a_revoked_role_then_results_are_inconclusive_the_integration_fail
         })
     });
     let worker = env.worker(collector.clone());
+    let events = capture_events(&env);
     // Several days of runs against the revoked role.
     let mut deferred = 0;
     for _ in 0..8 {
@@ -256,6 +290,15 @@ async fn given_a_revoked_role_then_results_are_inconclusive_the_integration_fail
         }
     }
     assert!(found, "inconclusive results were recorded");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let changes: Vec<serde_json::Value> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k == "integration.health_changed")
+        .map(|(_, d)| d.clone())
+        .collect();
+    assert!(changes.iter().any(|d| d["to"] == "failing"), "{changes:?}");
 }
 
 #[tokio::test]

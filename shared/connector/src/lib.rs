@@ -19,7 +19,8 @@
 //!    findings);
 //! 7. marks the job done, counts it in its run exactly once, and publishes `finding.failed`,
 //!    `finding.resolved`, `integration.health_changed` and (for the last job) `run.completed`;
-//!    a completed run also checkpoints the tenant's ledger, so there is a signed checkpoint a day.
+//!    a completed run also does the tenant's daily upkeep: a signed ledger checkpoint, a
+//!    re-evaluation of every control (the day's snapshots) and the evidence expiry reminders due.
 
 mod worker;
 

@@ -377,10 +377,7 @@ impl Worker {
                 if let Some(run) = finished.completed {
                     run_completed = true;
                     self.publish(vec![kushim_integrations::events::run_completed(&run)]).await;
-                    // A signed checkpoint per completed run: at least one a day per tenant.
-                    if let Err(e) = self.checkpoints.checkpoint(tenant, now).await {
-                        tracing::warn!(error = %e, "could not checkpoint the ledger after the run");
-                    }
+                    self.after_run(tenant, now).await;
                 }
             }
             Err(kushim_integrations::Error::NotFound) => {
@@ -402,6 +399,26 @@ impl Worker {
             tracing::warn!(error = %e, "could not release a job lock; it expires with its lease");
         }
         Outcome::Done { counts, run_completed }
+    }
+
+    /// The tenant's daily upkeep, done when one of its runs completes (scheduled runs are daily):
+    /// sign the ledger head (a checkpoint a day), re-evaluate every control so the day has a
+    /// snapshot even where nothing changed (and expired exceptions or evidence show), and send the
+    /// evidence expiry reminders that are due. Failures are logged; the next run tries again.
+    async fn after_run(&self, tenant: &TenantId, now: DateTime<Utc>) {
+        if let Err(e) = self.checkpoints.checkpoint(tenant, now).await {
+            tracing::warn!(error = %e, "could not checkpoint the ledger after the run");
+        }
+        if let Err(e) = self.compliance.reevaluate_all(tenant, now).await {
+            tracing::warn!(error = %e, "could not re-evaluate the tenant's controls after the run");
+        }
+        if let Some(bus) = &self.bus {
+            match kushim_evidence::expiry_reminders(&self.store, bus.as_ref(), Some(tenant), now).await {
+                Ok(s) if s.failed > 0 => tracing::warn!(failed = s.failed, "some expiry reminders were not sent"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not send evidence expiry reminders"),
+            }
+        }
     }
 
     async fn publish(&self, events: Vec<Event>) {

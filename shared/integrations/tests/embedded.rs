@@ -63,6 +63,11 @@ async fn set_tenant_zone(table: &dyn Table, t: &TenantId, zone: &str) {
     table.put(item, None).await.unwrap();
 }
 
+/// A slicer giving each account only its region-discovery job, so run totals stay countable.
+fn discovery_only() -> AwsSlicer {
+    AwsSlicer::new(Arc::new(|a: &str, _r: &[String]| vec![format!("{a}/global/regions")]))
+}
+
 #[tokio::test]
 async fn ten_concurrent_admissions_after_the_cool_down_get_exactly_one_probe() {
     // GIVEN an integration whose breaker opened after five failures
@@ -469,7 +474,7 @@ async fn an_on_demand_run_whose_jobs_cannot_be_enqueued_is_closed_and_frees_its_
     let t = tenant("acme");
     e.store.connect(&t, aws("a", "123456789012", None), Utc::now()).await.unwrap();
     let queues = JobQueues { aws: Some("AwsJobsQueue".into()) };
-    let broken = Planner::new(e.table.clone(), Arc::new(RefusingQueue), queues.clone(), Arc::new(AwsSlicer::default()));
+    let broken = Planner::new(e.table.clone(), Arc::new(RefusingQueue), queues.clone(), Arc::new(discovery_only()));
     // WHEN a run is started
     let err = broken.start_on_demand(&t, None, Utc::now()).await.unwrap_err();
     // THEN the caller learns the jobs were not enqueued, the run reads timed out at once
@@ -481,7 +486,7 @@ async fn an_on_demand_run_whose_jobs_cannot_be_enqueued_is_closed_and_frees_its_
     let qdir = tempfile::tempdir().unwrap();
     let q = EmbeddedQueue::open(qdir.path()).unwrap();
     q.create_queue(QueueConfig::new("AwsJobsQueue")).await.unwrap();
-    let working = Planner::new(e.table.clone(), Arc::new(q), queues, Arc::new(AwsSlicer::default()));
+    let working = Planner::new(e.table.clone(), Arc::new(q), queues, Arc::new(discovery_only()));
     let started = working.start_on_demand(&t, None, Utc::now()).await.unwrap();
     assert_eq!((started.run.counters.total, started.send_batch_calls), (1, 1));
 }

@@ -57,6 +57,11 @@ fn aws() -> NewIntegration {
     }
 }
 
+/// A slicer giving each account only its region-discovery job, so run totals stay countable.
+fn discovery_only() -> AwsSlicer {
+    AwsSlicer::new(Arc::new(|a: &str, _r: &[String]| vec![format!("{a}/global/regions")]))
+}
+
 #[tokio::test]
 async fn on_dynamodb_one_probe_one_advance_and_each_job_counted_once() {
     let e = env().await;
@@ -103,7 +108,7 @@ async fn on_dynamodb_one_probe_one_advance_and_each_job_counted_once() {
         &[e.store.list(&t).await.unwrap().remove(0)],
         runs::Trigger::Manual,
         now,
-        &AwsSlicer::default(),
+        &discovery_only(),
         &RunOptions::default(),
     )
     .unwrap();
@@ -139,9 +144,7 @@ async fn on_sqs_the_planner_fans_out_once_and_a_busy_integration_is_refused() {
     }
     let due_at = due_at.unwrap();
     let queues = JobQueues { aws: Some(e.aws_queue.clone()) };
-    // One region-discovery job per account keeps the fan-out countable.
-    let slicer = AwsSlicer::new(Arc::new(|a: &str, _r: &[String]| vec![format!("{a}/global/regions")]));
-    let planner = Planner::new(e.table.clone(), e.queue.clone(), queues, Arc::new(slicer));
+    let planner = Planner::new(e.table.clone(), e.queue.clone(), queues, Arc::new(discovery_only()));
     let report = planner.run_once(due_at + chrono::Duration::seconds(30)).await.unwrap();
     assert_eq!((report.due, report.runs_created, report.jobs_enqueued, report.send_batch_calls), (4, 2, 4, 1));
     let again = planner.run_once(due_at + chrono::Duration::seconds(45)).await.unwrap();

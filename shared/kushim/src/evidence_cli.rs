@@ -21,6 +21,19 @@ pub async fn verify_embedded(data_dir: &Path, tenant: &str) -> Result<VerifyRepo
     verify_tenant(set.table.as_ref(), set.blobs.as_ref(), &key, &tenant).await.map_err(|e| e.to_string())
 }
 
+/// Verifies `tenant` on already opened backends (the AWS adapters, with `--aws`).
+pub async fn verify_opened(opened: &crate::platform::Opened, tenant: &str) -> Result<VerifyReport, String> {
+    let tenant = TenantId::new(tenant).map_err(|e| e.to_string())?;
+    let b = &opened.backends;
+    let (table, blobs, secrets) = (
+        b.table().map_err(|e| e.to_string())?,
+        b.blobs().map_err(|e| e.to_string())?,
+        b.secrets().map_err(|e| e.to_string())?,
+    );
+    let key = Checkpoints::new(table.clone(), secrets).public_key().await.map_err(|e| e.to_string())?;
+    verify_tenant(table.as_ref(), blobs.as_ref(), &key, &tenant).await.map_err(|e| e.to_string())
+}
+
 /// A human-readable report; the first line says whether the tenant's evidence verifies.
 pub fn render(tenant: &str, report: &VerifyReport) -> String {
     let mut out = match &report.first_bad {
@@ -119,5 +132,29 @@ mod tests {
         assert!(text.starts_with("FAILED: tenant acme: first bad entry #"), "{text}");
         assert!(report.first_bad.as_ref().and_then(|p| p.digest.as_ref()).is_some(), "{text}");
         assert!(verify_embedded(&dir.path().join("nowhere"), "acme").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn given_evidence_on_the_aws_adapters_then_verify_opened_checks_it_there() {
+        let moto = kushim_testkit::moto().await;
+        let sdk = kushim_testkit::sdk_config(moto).await;
+        let dir = tempfile::tempdir().unwrap();
+        let choice =
+            crate::platform::BackendChoice::Aws { prefix: kushim_testkit::unique_prefix(), sdk: Some(Box::new(sdk)) };
+        let opened = crate::platform::open_backends(&choice, dir.path()).await.unwrap();
+        let (table, blobs) = (opened.backends.table().unwrap(), opened.backends.blobs().unwrap());
+        let store = EvidenceStore::new(table, blobs);
+        let tenant = TenantId::new("acme").unwrap();
+        let now = chrono::Utc::now();
+        for i in 0..2 {
+            let doc = serde_json::json!({"on_aws": i});
+            store
+                .put(&tenant, NewEvidence::json(doc, Source::default(), now), RetentionPolicy::default(), now)
+                .await
+                .unwrap();
+        }
+        let report = verify_opened(&opened, "acme").await.unwrap();
+        assert!(report.is_ok(), "{:?}", report.problems);
+        assert_eq!((report.entries, report.evidence), (2, 2));
     }
 }

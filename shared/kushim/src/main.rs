@@ -139,6 +139,12 @@ enum EvidenceCommand {
         /// The data directory of `kushim up` (default: the user's data directory).
         #[arg(long, env = "KUSHIM_DATA_DIR")]
         data_dir: Option<PathBuf>,
+        /// Verify the tenant on the AWS adapters (against AWS_ENDPOINT_URL, e.g. moto).
+        #[arg(long, conflicts_with = "package")]
+        aws: bool,
+        /// With --aws: prefix of the resource names created from the template.
+        #[arg(long, default_value = "kushim-local")]
+        prefix: String,
     },
 }
 
@@ -180,10 +186,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 std::process::exit(1);
             }
         }
-        Command::Evidence { command: EvidenceCommand::Verify { tenant, data_dir, .. } } => {
+        Command::Evidence { command: EvidenceCommand::Verify { tenant, data_dir, aws, prefix, .. } } => {
             let tenant = tenant.unwrap_or_default();
             let data_dir = data_dir.unwrap_or_else(default_data_dir);
-            let report = kushim::evidence_cli::verify_embedded(&data_dir, &tenant).await?;
+            let report = if aws {
+                let opened =
+                    kushim::platform::open_backends(&BackendChoice::Aws { prefix, sdk: None }, &data_dir).await?;
+                kushim::evidence_cli::verify_opened(&opened, &tenant).await?
+            } else {
+                kushim::evidence_cli::verify_embedded(&data_dir, &tenant).await?
+            };
             print!("{}", kushim::evidence_cli::render(&tenant, &report));
             if report.first_bad.is_some() {
                 std::process::exit(1);
