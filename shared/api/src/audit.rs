@@ -3,7 +3,9 @@
 //! hash-chained per tenant: each carries the hash of the previous one, and the chain head is
 //! advanced with a conditional write in the same transaction as the event, so two writers can
 //! never fork the chain (the loser re-reads the head and retries). Editing or deleting an event
-//! breaks [`verify`].
+//! breaks [`verify`]. The same transaction appends an `audit` entry carrying the event's hash to
+//! the tenant's evidence ledger, so evidence and audit events form one chain that signed
+//! checkpoints cover and `kushim_evidence::verify_tenant` checks.
 
 use chrono::Utc;
 use kushim_adapters::keys;
@@ -12,6 +14,9 @@ use kushim_adapters::{AdapterError, Result};
 use kushim_domain::TenantId;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use kushim_evidence::EvidenceError;
+use kushim_evidence::ledger::{self, EntryKind};
 
 use crate::Ctx;
 
@@ -112,17 +117,26 @@ pub async fn append(table: &dyn Table, tenant: &TenantId, event: NewEvent) -> Re
                 condition: Some(Condition::NotExists),
             },
             TxOp::Put {
-                item: Item::new(keys::audit_head(tenant)).with("version", next).with("hash", hash),
+                item: Item::new(keys::audit_head(tenant)).with("version", next).with("hash", hash.clone()),
                 condition: Some(head_condition),
             },
         ];
-        match table.transact_write(ops).await {
-            Ok(()) => return Ok(stored),
-            Err(AdapterError::TransactionCanceled { .. }) => {
+        // One transaction: the event, the audit head and the evidence-ledger entry anchoring it.
+        let anchored = ledger::append_to(table, tenant, EntryKind::Audit, &hash, None, Utc::now(), ops).await;
+        match anchored {
+            Ok(Some(_)) => return Ok(stored),
+            // Another audit writer advanced the audit head first: re-read it and retry.
+            Ok(None) => {
                 let jitter = u64::from(rand_jitter()) % (4 << attempt.min(8));
                 tokio::time::sleep(std::time::Duration::from_millis(jitter + 1)).await;
             }
-            Err(e) => return Err(e),
+            Err(EvidenceError::Adapter(e)) => return Err(e),
+            Err(EvidenceError::Contended(n)) => {
+                return Err(AdapterError::Throttled(format!(
+                    "evidence ledger too contended; gave up after {n} attempts"
+                )));
+            }
+            Err(e) => return Err(AdapterError::Invalid(format!("audit anchor: {e}"))),
         }
     }
     Err(AdapterError::Throttled("audit chain too contended; gave up after 40 attempts".into()))
@@ -302,6 +316,31 @@ mod tests {
         // Delete it instead.
         table.delete(&keys::audit_event(&t, 2), None).await.unwrap();
         assert_eq!(verify(&table, &t).await.unwrap(), Err(ChainError::Broken { seq: 3 }));
+    }
+
+    #[tokio::test]
+    async fn given_audit_events_then_the_evidence_ledger_anchors_each_and_verify_checks_them() {
+        use kushim_evidence::{ProblemKind, verify_tenant};
+        let dir = tempfile::tempdir().unwrap();
+        let table = EmbeddedTable::open(dir.path()).unwrap();
+        let blobs = kushim_adapters::blob::embedded::EmbeddedBlobs::open(dir.path()).unwrap();
+        let t = TenantId::new("acme").unwrap();
+        for a in ["x", "y", "z"] {
+            append(&table, &t, event(a)).await.unwrap();
+        }
+        let report = verify_tenant(&table, &blobs, "", &t).await.unwrap();
+        assert!(report.is_ok(), "{:?}", report.problems);
+        assert_eq!(report.entries, 3, "one ledger entry per audit event");
+        // An event rewritten with a new hash behind the ledger's back is no longer anchored, and
+        // the anchor no longer finds its event.
+        let mut item = table.get(&keys::audit_event(&t, 2)).await.unwrap().unwrap();
+        item.attrs.insert("hash".into(), "f".repeat(64).into());
+        table.put(item, None).await.unwrap();
+        let report = verify_tenant(&table, &blobs, "", &t).await.unwrap();
+        let kinds: Vec<&ProblemKind> = report.problems.iter().map(|p| &p.kind).collect();
+        assert!(kinds.contains(&&ProblemKind::AuditUnledgered { audit_seq: 2 }), "{kinds:?}");
+        assert!(kinds.contains(&&ProblemKind::AuditEventMissing), "{kinds:?}");
+        assert_eq!(report.first_bad.unwrap().seq, Some(2), "the anchoring entry is named");
     }
 
     #[tokio::test]

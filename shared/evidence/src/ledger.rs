@@ -135,51 +135,63 @@ impl Ledger {
         now: DateTime<Utc>,
         extra: Vec<TxOp>,
     ) -> Result<Option<LedgerEntry>, EvidenceError> {
-        let time = now.to_rfc3339_opts(SecondsFormat::Micros, true);
-        for attempt in 0..MAX_ATTEMPTS {
-            let head = self.head(tenant).await?;
-            let mut entry = LedgerEntry {
-                seq: head.seq + 1,
-                kind,
-                reference: reference.to_owned(),
-                meta_hash: meta_hash.clone(),
-                time: time.clone(),
-                prev_hash: head.hash.clone(),
-                hash: String::new(),
-            };
-            entry.hash = entry.compute_hash();
-            let attrs = match serde_json::to_value(&entry) {
-                Ok(serde_json::Value::Object(m)) => m,
-                _ => return Err(EvidenceError::Invalid("ledger entry does not serialise".into())),
-            };
-            let head_condition = if head.seq == 0 { Condition::NotExists } else { Condition::VersionEquals(head.seq) };
-            let mut ops = vec![
-                TxOp::Put {
-                    item: Item { attrs, ..Item::new(keys::ledger_entry(tenant, entry.seq)) },
-                    condition: Some(Condition::NotExists),
-                },
-                TxOp::Put {
-                    item: Item::new(keys::ledger_head(tenant))
-                        .with("version", entry.seq)
-                        .with("hash", entry.hash.clone()),
-                    condition: Some(head_condition),
-                },
-            ];
-            ops.extend(extra.iter().cloned());
-            match self.table.transact_write(ops).await {
-                Ok(()) => return Ok(Some(entry)),
-                Err(AdapterError::TransactionCanceled { reasons }) => {
-                    if reasons.iter().skip(2).any(|r| *r == CancelReason::ConditionFailed) {
-                        return Ok(None);
-                    }
-                    let jitter = u64::from(rand_jitter()) % (4 << attempt.min(8));
-                    tokio::time::sleep(std::time::Duration::from_millis(jitter + 1)).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(EvidenceError::Contended(MAX_ATTEMPTS))
+        append_to(self.table.as_ref(), tenant, kind, reference, meta_hash, now, extra).await
     }
+}
+
+/// [`Ledger::append_with`] on any table: other services (the audit log) append their entries in
+/// the same transaction as their own writes.
+pub async fn append_to(
+    table: &dyn Table,
+    tenant: &TenantId,
+    kind: EntryKind,
+    reference: &str,
+    meta_hash: Option<String>,
+    now: DateTime<Utc>,
+    extra: Vec<TxOp>,
+) -> Result<Option<LedgerEntry>, EvidenceError> {
+    let time = now.to_rfc3339_opts(SecondsFormat::Micros, true);
+    for attempt in 0..MAX_ATTEMPTS {
+        let head = head_of(table, tenant).await?;
+        let mut entry = LedgerEntry {
+            seq: head.seq + 1,
+            kind,
+            reference: reference.to_owned(),
+            meta_hash: meta_hash.clone(),
+            time: time.clone(),
+            prev_hash: head.hash.clone(),
+            hash: String::new(),
+        };
+        entry.hash = entry.compute_hash();
+        let attrs = match serde_json::to_value(&entry) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => return Err(EvidenceError::Invalid("ledger entry does not serialise".into())),
+        };
+        let head_condition = if head.seq == 0 { Condition::NotExists } else { Condition::VersionEquals(head.seq) };
+        let mut ops = vec![
+            TxOp::Put {
+                item: Item { attrs, ..Item::new(keys::ledger_entry(tenant, entry.seq)) },
+                condition: Some(Condition::NotExists),
+            },
+            TxOp::Put {
+                item: Item::new(keys::ledger_head(tenant)).with("version", entry.seq).with("hash", entry.hash.clone()),
+                condition: Some(head_condition),
+            },
+        ];
+        ops.extend(extra.iter().cloned());
+        match table.transact_write(ops).await {
+            Ok(()) => return Ok(Some(entry)),
+            Err(AdapterError::TransactionCanceled { reasons }) => {
+                if reasons.iter().skip(2).any(|r| *r == CancelReason::ConditionFailed) {
+                    return Ok(None);
+                }
+                let jitter = u64::from(rand_jitter()) % (4 << attempt.min(8));
+                tokio::time::sleep(std::time::Duration::from_millis(jitter + 1)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(EvidenceError::Contended(MAX_ATTEMPTS))
 }
 
 fn rand_jitter() -> u16 {

@@ -4,7 +4,8 @@
 //! head that disagrees with the chain; for each piece of evidence it re-reads the metadata row
 //! (against the `meta_hash` of the latest entry that records it: the evidence entry, or the last
 //! metadata-edit entry after it) and the pinned blob version (against the digest and size); it
-//! flags evidence rows no entry records, checks that the control link rows (which control status
+//! flags evidence rows no entry records, checks that every audit event is anchored by the entry
+//! carrying its hash (and every anchor still finds its event), checks that the control link rows (which control status
 //! is judged from) say exactly what the verified records say, and checks every checkpoint's
 //! signature and that its (seq, hash) is still in the chain. The report names the first bad entry.
 
@@ -76,6 +77,13 @@ pub enum ProblemKind {
     CheckpointBadSignature,
     /// A checkpoint's (seq, hash) is not in the chain any more (history was rewritten).
     CheckpointMismatch,
+    /// An audit event no ledger entry anchors (written or rewritten behind the ledger's back).
+    AuditUnledgered {
+        /// The audit event's own sequence number.
+        audit_seq: u64,
+    },
+    /// The audit event an entry anchors is gone, or no longer carries the anchored hash.
+    AuditEventMissing,
 }
 
 /// One problem, located by sequence number and/or evidence digest.
@@ -141,6 +149,8 @@ pub async fn verify_tenant(
     let mut hashes: HashMap<u64, String> = HashMap::new();
     let mut claimed: HashMap<String, u64> = HashMap::new();
     let mut ledgered: HashSet<String> = HashSet::new();
+    // Audit event hash -> the entry anchoring it.
+    let mut audit_refs: HashMap<String, u64> = HashMap::new();
     // Per digest: the evidence entry's seq, and the latest entry (evidence or metadata edit) with its meta hash.
     let mut recorded: BTreeMap<String, (u64, u64, Option<String>)> = BTreeMap::new();
     let (mut expected, mut prev, mut last, mut entries, mut evidence) = (1u64, GENESIS.to_owned(), 0u64, 0u64, 0u64);
@@ -202,7 +212,9 @@ pub async fn verify_tenant(
                         kind: ProblemKind::EvidenceMissing,
                     }),
                 },
-                EntryKind::Audit => {}
+                EntryKind::Audit => {
+                    audit_refs.insert(e.reference.clone(), k);
+                }
             }
         }
         cursor = page.cursor;
@@ -230,6 +242,27 @@ pub async fn verify_tenant(
         problems.push(at(last + 1, ProblemKind::Truncated { head: head.seq }));
     } else if head.seq != last || (last > 0 && head.hash != prev) {
         problems.push(at(head.seq.max(1), ProblemKind::HeadMismatch));
+    }
+
+    // Audit events: each anchored by exactly the entry carrying its hash.
+    let mut cursor = None;
+    loop {
+        let query = Query::partition(keys::tenant_pk(tenant)).begins_with(keys::AUDIT_PREFIX).limit(1000).after(cursor);
+        let page = table.query(query).await?;
+        for item in &page.items {
+            let hash = item.attrs.get("hash").and_then(|v| v.as_str()).unwrap_or_default();
+            if audit_refs.remove(hash).is_none() {
+                let audit_seq = item.key.sk.trim_start_matches(keys::AUDIT_PREFIX).parse().unwrap_or(0);
+                problems.push(Problem { seq: None, digest: None, kind: ProblemKind::AuditUnledgered { audit_seq } });
+            }
+        }
+        cursor = page.cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    for seq in audit_refs.into_values() {
+        problems.push(at(seq, ProblemKind::AuditEventMissing));
     }
 
     // Evidence rows no entry records.
