@@ -33,6 +33,11 @@ impl AwsCollector {
         Self { sdk, connector: OnceCell::new(), integrations }
     }
 
+    /// A collector over a connector built by the caller (tests tune its retries and waits).
+    pub fn with_connector(connector: AwsConnector, integrations: IntegrationStore) -> Self {
+        Self { sdk: None, connector: OnceCell::new_with(Some(connector)), integrations }
+    }
+
     async fn connector(&self) -> &AwsConnector {
         self.connector
             .get_or_init(|| async {

@@ -328,3 +328,60 @@ async fn given_the_provider_away_mid_run_then_every_job_completes_once_it_is_bac
     assert_eq!((state.status, state.counters.finished), (RunStatus::Completed, 2));
     assert_eq!(env.evidence_count().await, 2, "nothing lost, nothing duplicated");
 }
+
+#[tokio::test]
+async fn given_the_emulator_killed_mid_run_and_started_again_then_every_job_completes_once() {
+    use kushim_testkit::{Moto, OwnMoto};
+    // GIVEN a customer account in an emulator of this test's own.
+    let mut moto = OwnMoto::start().await;
+    let sdk = kushim_testkit::sdk_config(&Moto { endpoint: moto.endpoint.clone() }).await;
+    let seeded = kushim_aws::seed::seed_demo_account(&sdk).await.unwrap();
+    let env = env();
+    let integration = env.connect(&seeded.account_id, &seeded.role_arn).await;
+    let region = seeded.primary_region.clone();
+    env.store()
+        .set_enabled_regions(&env.tenant, &integration.id, &seeded.account_id, &[region], Utc::now())
+        .await
+        .unwrap();
+    let connector = kushim_aws::AwsConnector::new(&sdk)
+        .with_retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+        .with_credential_report_wait(Duration::from_millis(100), Duration::from_secs(10));
+    let worker = env.worker(Arc::new(connector_aws::AwsCollector::with_connector(connector, env.store())));
+    // moto answers AWS Config's rule compliance with a 500, so the config family is left out here.
+    let slicer = AwsSlicer::new(Arc::new(|a: &str, r: &[String]| {
+        kushim_aws::slices(a, r).into_iter().filter(|s| !s.ends_with("/config")).collect()
+    }));
+    let (run, jobs) = env.run(&integration, &slicer).await;
+    assert_eq!(jobs.len(), 7, "4 global and 3 regional families in one region");
+
+    // WHEN half the jobs are done, the emulator dies, the rest fail, and it comes back.
+    let (first, rest) = jobs.split_at(4);
+    for job in first {
+        let outcome = worker.process(job, 1, Utc::now()).await;
+        assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    }
+    moto.kill().await;
+    for job in rest {
+        let outcome = worker.process(job, 1, Utc::now()).await;
+        assert!(matches!(outcome, Outcome::Retry { .. }), "a dead emulator is a transient failure: {outcome:?}");
+    }
+    assert_eq!(env.run_state(&run).await.status, RunStatus::Running);
+    moto.restart().await;
+    kushim_aws::seed::seed_demo_account(&sdk).await.unwrap();
+    for job in rest {
+        let outcome = worker.process(job, 2, Utc::now()).await;
+        assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    }
+
+    // THEN the run completes with every job counted once and no job in error, and delivering
+    // every message again changes nothing.
+    let state = env.run_state(&run).await;
+    assert_eq!((state.status, state.counters.finished, state.counters.errored), (RunStatus::Completed, 7, 0));
+    let evidence = env.evidence_count().await;
+    assert!(evidence >= 7, "each job stored its evidence: {evidence}");
+    for job in &jobs {
+        assert_eq!(worker.process(job, 3, Utc::now()).await, Outcome::Duplicate);
+    }
+    assert_eq!(env.evidence_count().await, evidence, "nothing duplicated");
+    assert_eq!(env.run_state(&run).await.counters.finished, 7, "nothing double-counted");
+}

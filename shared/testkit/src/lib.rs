@@ -11,7 +11,7 @@
 pub mod moto;
 pub mod resources;
 
-pub use moto::{Moto, moto, sdk_config};
+pub use moto::{Moto, OwnMoto, moto, sdk_config};
 pub use resources::{fresh_stack, unique_prefix};
 
 /// The template reader, re-exported for test crates that do not depend on it themselves.

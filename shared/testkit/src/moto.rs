@@ -104,3 +104,71 @@ pub async fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
         .load()
         .await
 }
+
+/// A moto server of one test's own, which the test may kill and start again on the same port
+/// (to take the emulator away in the middle of a run). It stops when dropped.
+#[derive(Debug)]
+pub struct OwnMoto {
+    /// Base URL, e.g. `http://127.0.0.1:5123`.
+    pub endpoint: String,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnMoto {
+    /// Starts a fresh moto server on a free port.
+    ///
+    /// # Panics
+    /// When moto cannot be found or started, with a message saying how to set it up.
+    pub async fn start() -> Self {
+        let mut own = OwnMoto { endpoint: String::new(), port: free_port(), child: None };
+        own.endpoint = format!("http://127.0.0.1:{}", own.port);
+        own.up().await;
+        own
+    }
+
+    async fn up(&mut self) {
+        let server = find_moto_server().unwrap_or_else(|| panic!("moto_server was not found. {HOW_TO}"));
+        let child = Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", &self.port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start moto_server: {e}. {HOW_TO}"));
+        self.child = Some(child);
+        wait_until_up(&self.endpoint, Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|e| panic!("moto_server never answered on {} ({e}). {HOW_TO}", self.endpoint));
+    }
+
+    /// Kills the server (its state is lost) and waits until the port no longer answers.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let addr = self.endpoint.trim_start_matches("http://").to_owned();
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(&addr).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Starts the server again on the same port, empty.
+    pub async fn restart(&mut self) {
+        self.kill().await;
+        self.up().await;
+    }
+}
+
+impl Drop for OwnMoto {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
