@@ -159,5 +159,28 @@ async fn a_seeded_aws_account_connected_through_the_api_yields_failing_controls_
     let dead = api.call("GET", "/v1/dead-letters", &t, None, None).await;
     assert_eq!(dead.status, 200, "{}", dead.text);
     assert_eq!(dead.body["items"], json!([]));
+
+    // The same happens on schedule: the planner's pass at the schedule's next due time (what the
+    // template's schedule invokes) starts a scheduled run, and the connector works it.
+    let schedule = api.call("GET", &format!("/v1/integrations/{id}/schedule"), &t, None, None).await;
+    let next_due: chrono::DateTime<chrono::Utc> = schedule.body["next_due"].as_str().unwrap().parse().unwrap();
+    let queue = platform.names.by_logical_id["AwsJobsQueue"].clone();
+    let queues = kushim_integrations::JobQueues { aws: Some(queue) };
+    let planner = kushim_integrations::Planner::new(
+        platform.backends.table().unwrap(),
+        platform.backends.queue().unwrap(),
+        queues,
+        std::sync::Arc::new(kushim_integrations::AwsSlicer::default()),
+    );
+    let report = planner.run_once(next_due + chrono::Duration::minutes(1)).await.unwrap();
+    assert_eq!((report.due, report.runs_created, report.jobs_enqueued), (1, 1, 12), "{report:?}");
+    let runs = api.call("GET", "/v1/runs", &t, None, None).await;
+    let scheduled = runs.body["items"][0].clone();
+    assert_eq!(scheduled["trigger"], "schedule", "{}", runs.text);
+    let scheduled_id = scheduled["id"].as_str().unwrap().to_owned();
+    assert_ne!(scheduled_id, run_id);
+    let done = wait_for_jobs(&api, &t, &scheduled_id, 2).await;
+    assert_eq!(done["counters"]["errored"], 0, "{done}");
+    assert!(done["counters"]["failed"].as_u64().unwrap() > 0, "{done}");
     platform.shutdown().await;
 }
