@@ -11,32 +11,11 @@ mod common;
 
 use common::{Api, start, token};
 
-/// Credentials acting in a fresh moto account (moto lets anyone assume any role; the credentials it
-/// returns act in the role's account), so this test's account is its own.
+/// A moto account of this test's own, and credentials acting in it.
 async fn fresh_account() -> (String, aws_config::SdkConfig) {
-    let moto = kushim_testkit::moto().await;
-    let base = kushim_testkit::sdk_config(moto).await;
-    let account = (uuid::Uuid::new_v4().as_u128() % 900_000_000_000 + 100_000_000_000).to_string();
-    let sts = aws_sdk_sts::Client::new(&base);
-    let out = sts
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/seeder"))
-        .role_session_name("seeder")
-        .send()
-        .await
-        .unwrap();
-    let c = out.credentials().unwrap();
-    let creds = aws_credential_types::Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
-        "seeder",
-    );
-    let sdk = base
-        .to_builder()
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
-        .build();
+    let base = kushim_testkit::sdk_config(kushim_testkit::moto().await).await;
+    let account = kushim_aws::seed::fresh_account_id();
+    let sdk = kushim_aws::seed::emulator_account_config(&base, &account).await;
     (account, sdk)
 }
 

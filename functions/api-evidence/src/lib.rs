@@ -835,7 +835,7 @@ async fn finalize(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
                 .detail("the uploaded bytes do not match the declared size or SHA-256; start a new upload");
             return Ok(problem.for_request(ctx.req));
         }
-        let retention = retention_of(state.table.as_ref(), &p.tenant_id).await?;
+        let retention = state.store.retention_policy(&p.tenant_id).await.map_err(api_error)?;
         let new = NewEvidence {
             content: Content::Bytes(staged.bytes),
             title: input.title.clone().or(pending.title),
@@ -1065,14 +1065,6 @@ struct RetentionView {
     days: u32,
 }
 
-/// The tenant's retention policy (the default when none was set).
-async fn retention_of(table: &dyn Table, tenant: &TenantId) -> Result<RetentionPolicy, ApiError> {
-    match table.get(&keys::evidence_retention(tenant)).await? {
-        Some(item) => Ok(item.parse::<RetentionPolicy>()?),
-        None => Ok(RetentionPolicy::default()),
-    }
-}
-
 #[utoipa::path(
     get,
     path = "/v1/evidence/retention",
@@ -1090,7 +1082,7 @@ async fn retention_of(table: &dyn Table, tenant: &TenantId) -> Result<RetentionP
 )]
 async fn get_retention(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let p = ctx.principal()?;
-    let policy = retention_of(state.table.as_ref(), &p.tenant_id).await?;
+    let policy = state.store.retention_policy(&p.tenant_id).await.map_err(api_error)?;
     Ok(json_response(StatusCode::OK, &RetentionView { days: policy.days }))
 }
 

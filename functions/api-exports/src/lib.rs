@@ -18,7 +18,7 @@ use kushim_api::openapi as problems;
 use kushim_api::paging::{self, PageBody};
 use kushim_api::{Access, ApiError, Ctx, Response, Route, body, dispatch};
 use kushim_domain::{Job, JobId, JobKind, Permission, RunId};
-use kushim_exports::{ExportError, ExportRecord, ExportRequest, ExportStatus, Exports};
+use kushim_exports::{ExportError, ExportRecord, ExportRequest, Exports};
 use kushim_identity::signing::CursorKey;
 use kushim_lambda::Problem;
 use kushim_lambda::problem::json_response;
@@ -175,17 +175,12 @@ struct ExportView {
 
 impl From<ExportRecord> for ExportView {
     fn from(r: ExportRecord) -> Self {
-        let status = match r.status {
-            ExportStatus::Queued => "queued",
-            ExportStatus::Ready => "ready",
-            ExportStatus::Failed => "failed",
-        };
         Self {
             id: r.id,
             framework: r.framework.as_str().to_owned(),
             from: r.from.to_string(),
             to: r.to.to_string(),
-            status: status.to_owned(),
+            status: r.status.as_str().to_owned(),
             requested_by: r.requested_by,
             created_at: rfc3339(r.created_at),
             completed_at: r.completed_at.map(rfc3339),
@@ -357,7 +352,10 @@ struct ExportDownloadView {
 async fn download(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let record = record(state, ctx).await?;
     let (Some(key), Some(sha256), Some(size)) = (&record.blob_key, &record.sha256, record.size) else {
-        return Err(ApiError::Conflict(format!("the export is {}; download it once it is ready", status(&record))));
+        return Err(ApiError::Conflict(format!(
+            "the export is {}; download it once it is ready",
+            record.status.as_str()
+        )));
     };
     let signed = state.blobs.presign_get(key, record.version_id.as_deref(), PRESIGN_TTL).await?;
     Ok(json_response(
@@ -370,14 +368,6 @@ async fn download(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
             file_name: record.file_name(),
         },
     ))
-}
-
-fn status(record: &ExportRecord) -> &'static str {
-    match record.status {
-        ExportStatus::Queued => "queued",
-        ExportStatus::Ready => "ready",
-        ExportStatus::Failed => "failed",
-    }
 }
 
 #[derive(OpenApi)]

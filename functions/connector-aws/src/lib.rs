@@ -11,31 +11,62 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use kushim_adapters::queue::Queue;
-use kushim_aws::{AwsConnector, AwsTarget, CollectError, Family, parse_slice};
+use kushim_aws::{AwsConnector, AwsSession, AwsTarget, CollectError, Family, parse_slice};
 use kushim_checks::{Evidence, Scope};
 use kushim_connector::{CollectFailure, Collected, Collector, SliceScope, Worker};
 use kushim_integrations::{ConnectionReport, ConnectionTester, Integration, IntegrationStore, TestContext, TestError};
 use kushim_lambda::{Backends, Config, ConfigError};
 use lambda_runtime::LambdaEvent;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
+
+/// How long an assumed-role session is reused across jobs (it renews its own credentials); a
+/// changed role ARN or ExternalId is a different session.
+const SESSION_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// Account, role ARN and ExternalId.
+type SessionKey = (String, String, String);
 
 /// Collects AWS slices.
 pub struct AwsCollector {
     sdk: Option<kushim_aws::SdkConfig>,
     connector: OnceCell<AwsConnector>,
     integrations: IntegrationStore,
+    /// Sessions by target, so a run's jobs on one account assume its role once, not once each.
+    sessions: Mutex<HashMap<SessionKey, (AwsSession, Instant)>>,
 }
 
 impl AwsCollector {
     /// A collector whose AWS connector (Kushim's own credentials, used only to assume customers'
     /// roles) is built once, on first use, from `sdk` or else from the environment.
     pub fn new(sdk: Option<kushim_aws::SdkConfig>, integrations: IntegrationStore) -> Self {
-        Self { sdk, connector: OnceCell::new(), integrations }
+        Self { sdk, connector: OnceCell::new(), integrations, sessions: Mutex::default() }
     }
 
     /// A collector over a connector built by the caller (tests tune its retries and waits).
     pub fn with_connector(connector: AwsConnector, integrations: IntegrationStore) -> Self {
-        Self { sdk: None, connector: OnceCell::new_with(Some(connector)), integrations }
+        Self { sdk: None, connector: OnceCell::new_with(Some(connector)), integrations, sessions: Mutex::default() }
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<SessionKey, (AwsSession, Instant)>> {
+        self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A session in the target account, reused while it is younger than [`SESSION_TTL`].
+    async fn session(&self, target: &AwsTarget) -> Result<AwsSession, CollectError> {
+        let key = (target.account_id.clone(), target.role_arn.clone(), target.external_id.clone());
+        if let Some((session, at)) = self.sessions().get(&key)
+            && at.elapsed() < SESSION_TTL
+        {
+            return Ok(session.clone());
+        }
+        let session = self.connector().await.session(target).await?;
+        let mut sessions = self.sessions();
+        sessions.retain(|_, (_, at)| at.elapsed() < SESSION_TTL);
+        sessions.insert(key, (session.clone(), Instant::now()));
+        Ok(session)
     }
 
     async fn connector(&self) -> &AwsConnector {
@@ -97,8 +128,15 @@ impl Collector for AwsCollector {
             .map_err(|e| CollectFailure::Transient { message: format!("storage: {e}"), retry_after: None })?;
         let target =
             AwsTarget { account_id: account.account_id.clone(), role_arn: account.role_arn.clone(), external_id };
-        let session = self.connector().await.session(&target).await.map_err(failure)?;
-        let collected = session.collect(&parsed).await.map_err(failure)?;
+        let session = self.session(&target).await.map_err(failure)?;
+        let collected = match session.collect(&parsed).await {
+            Ok(c) => c,
+            Err(e) => {
+                // Assume the role afresh next time: it may have changed or been revoked.
+                self.sessions().retain(|(account, _, _), _| account != &target.account_id);
+                return Err(failure(e));
+            }
+        };
         if parsed.family == Family::Regions {
             // The planner slices regional families by the regions this account has enabled.
             let enabled: Vec<String> = collected

@@ -172,6 +172,37 @@ where
 const EXISTS_IAM: &[&str] = &["EntityAlreadyExists"];
 const EXISTS_S3: &[&str] = &["BucketAlreadyOwnedByYou", "BucketAlreadyExists"];
 
+/// A random 12-digit account id, so each test or demo gets an emulator account of its own.
+pub fn fresh_account_id() -> String {
+    let n = uuid::Uuid::new_v4().as_u128() % 900_000_000_000 + 100_000_000_000;
+    n.to_string()
+}
+
+/// Credentials acting in `account_id` of the emulator: moto lets anyone assume any role ARN, and
+/// the credentials it returns act in the role's account. (On real AWS this assumes a role named
+/// `seeder` and fails unless one exists.)
+pub async fn emulator_account_config(base: &SdkConfig, account_id: &str) -> SdkConfig {
+    let sts = aws_sdk_sts::Client::new(base);
+    let out = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account_id}:role/seeder"))
+        .role_session_name("seeder")
+        .send()
+        .await
+        .expect("the emulator lets the seeder into a fresh account");
+    let c = out.credentials().expect("AssumeRole returns credentials");
+    let creds = aws_credential_types::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "seeder",
+    );
+    base.to_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+        .build()
+}
+
 /// Builds the demo account described in the module documentation in the account `sdk` acts in
 /// (against moto: the account its credentials map to) and returns what it made.
 pub async fn seed_demo_account(sdk: &SdkConfig) -> Result<SeedSummary, SeedError> {

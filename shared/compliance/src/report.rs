@@ -103,7 +103,8 @@ pub fn csv_field(value: &str) -> Cow<'_, str> {
     if needs_quotes { Cow::Owned(format!("\"{}\"", value.replace('"', "\"\""))) } else { Cow::Borrowed(value) }
 }
 
-fn csv_line(out: &mut String, fields: &[&str]) {
+/// Appends one CSV line (fields quoted as [`csv_field`] says, CRLF-terminated).
+pub fn csv_line(out: &mut String, fields: &[&str]) {
     for (i, field) in fields.iter().enumerate() {
         if i > 0 {
             out.push(',');

@@ -18,7 +18,7 @@ use kushim_adapters::{AdapterError, keys};
 use kushim_checks::{CheckResult, Evidence, EvidenceContext, InconclusiveReason, Scope, Status};
 use kushim_compliance::Compliance;
 use kushim_domain::{IntegrationId, Job, JobKind, TenantId};
-use kushim_evidence::{Checkpoints, EvidenceStore, NewEvidence, RetentionPolicy, Source};
+use kushim_evidence::{Checkpoints, EvidenceStore, NewEvidence, Source};
 use kushim_integrations::health::sanitize_error;
 use kushim_integrations::{Admission, Breaker, Integration, IntegrationStatus, IntegrationStore, JobCounts, Runs};
 use kushim_lambda::sqs::{MessageError, drive_batch};
@@ -251,7 +251,7 @@ impl Worker {
                 let message = sanitize_error(&message);
                 let reason = format!("{code}: {message}");
                 let results = inconclusive_results(&scope, &reason);
-                if let Err(e) = self.record(job, integration_id, &results, now).await {
+                if let Err(e) = self.record(job, &results, now).await {
                     return storage(e);
                 }
                 self.health_failure(tenant, integration_id, &reason, now).await;
@@ -272,13 +272,6 @@ impl Worker {
         }
     }
 
-    async fn retention(&self, tenant: &TenantId) -> Result<RetentionPolicy, AdapterError> {
-        Ok(match self.table.get(&keys::evidence_retention(tenant)).await? {
-            Some(item) => item.parse()?,
-            None => RetentionPolicy::default(),
-        })
-    }
-
     async fn collected(
         &self,
         job: &Job,
@@ -287,7 +280,7 @@ impl Worker {
         now: DateTime<Utc>,
     ) -> Outcome {
         let tenant = &job.tenant_id;
-        let retention = match self.retention(tenant).await {
+        let retention = match self.store.retention_policy(tenant).await {
             Ok(r) => r,
             Err(e) => return storage(e),
         };
@@ -323,7 +316,7 @@ impl Worker {
             }
             results.extend(these);
         }
-        let summary = match self.record(job, &integration.id, &results, now).await {
+        let summary = match self.record(job, &results, now).await {
             Ok(s) => s,
             Err(e) => return storage(e),
         };
@@ -358,7 +351,6 @@ impl Worker {
     async fn record(
         &self,
         job: &Job,
-        _integration: &IntegrationId,
         results: &[CheckResult],
         now: DateTime<Utc>,
     ) -> Result<Option<kushim_compliance::RecordSummary>, kushim_compliance::ComplianceError> {

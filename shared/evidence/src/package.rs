@@ -113,7 +113,7 @@ pub struct PackageContents {
 pub fn package_files(contents: &PackageContents) -> Result<BTreeMap<String, Vec<u8>>, EvidenceError> {
     let invalid = |why: String| EvidenceError::Invalid(why);
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    files.insert(CHECKPOINT.into(), json(&contents.checkpoint)?);
+    files.insert(CHECKPOINT.into(), pretty_json(&contents.checkpoint)?);
     files.insert(PUBLIC_KEY.into(), format!("{}\n", contents.checkpoint.public_key).into_bytes());
     let mut segment = Vec::new();
     for entry in &contents.segment {
@@ -123,7 +123,7 @@ pub fn package_files(contents: &PackageContents) -> Result<BTreeMap<String, Vec<
     files.insert(SEGMENT.into(), segment);
     for (record, bytes) in &contents.evidence {
         files.insert(evidence_file_path(&record.digest), bytes.clone());
-        files.insert(evidence_record_path(&record.digest), json(record)?);
+        files.insert(evidence_record_path(&record.digest), pretty_json(record)?);
     }
     for (path, bytes) in &contents.extra {
         if path == MANIFEST || files.contains_key(path) {
@@ -145,12 +145,12 @@ pub fn package_files(contents: &PackageContents) -> Result<BTreeMap<String, Vec<
             })
             .collect(),
     };
-    files.insert(MANIFEST.into(), json(&manifest)?);
+    files.insert(MANIFEST.into(), pretty_json(&manifest)?);
     Ok(files)
 }
 
 /// Pretty JSON with a final newline, as every JSON file of a package is written.
-fn json<T: Serialize>(value: &T) -> Result<Vec<u8>, EvidenceError> {
+pub fn pretty_json<T: Serialize>(value: &T) -> Result<Vec<u8>, EvidenceError> {
     let mut out = serde_json::to_vec_pretty(value)
         .map_err(|e| EvidenceError::Invalid(format!("package file does not serialise: {e}")))?;
     out.push(b'\n');

@@ -582,6 +582,14 @@ impl EvidenceStore {
         }
     }
 
+    /// The tenant's retention policy (the default when none was set).
+    pub async fn retention_policy(&self, tenant: &TenantId) -> Result<RetentionPolicy, EvidenceError> {
+        Ok(match self.table.get(&keys::evidence_retention(tenant)).await? {
+            Some(item) => item.parse::<RetentionPolicy>()?,
+            None => RetentionPolicy::default(),
+        })
+    }
+
     /// A page of the tenant's records matching `filter` (in digest order). Like
     /// [`Self::list_by_currency`], a page may hold fewer than `limit` records while more follow.
     pub async fn list_filtered(

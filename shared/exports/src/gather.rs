@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use kushim_adapters::keys;
 use kushim_catalog::{Control, FrameworkId};
 use kushim_checks::CheckResult;
-use kushim_compliance::report::csv_field;
+use kushim_compliance::report::csv_line;
 use kushim_compliance::{ControlFilter, effectiveness_to_csv};
 use kushim_domain::TenantId;
 use kushim_engine::{ControlEvaluation, Effectiveness};
@@ -75,16 +75,8 @@ fn title_of(r: &EvidenceRecord) -> String {
     title
 }
 
-fn csv_line(out: &mut String, fields: &[&str]) {
-    let line: Vec<String> = fields.iter().map(|f| csv_field(f).into_owned()).collect();
-    out.push_str(&line.join(","));
-    out.push_str("\r\n");
-}
-
 fn pretty<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    let mut out = serde_json::to_vec_pretty(value).map_err(|e| ExportError::Invalid(e.to_string()))?;
-    out.push(b'\n');
-    Ok(out)
+    Ok(kushim_evidence::package::pretty_json(value)?)
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {

@@ -53,6 +53,17 @@ pub enum ExportStatus {
     Failed,
 }
 
+impl ExportStatus {
+    /// `queued`, `ready` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportStatus::Queued => "queued",
+            ExportStatus::Ready => "ready",
+            ExportStatus::Failed => "failed",
+        }
+    }
+}
+
 /// One export, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportRecord {

@@ -138,18 +138,6 @@ fn env_ref(template: &Template, var: &str, names: &BTreeMap<String, String>) -> 
         .unwrap_or_default()
 }
 
-/// The URL of the queue the template's functions know as `JOBS_QUEUE_URL`.
-fn jobs_queue_url(template: &Template, urls: &BTreeMap<String, String>) -> String {
-    template
-        .functions
-        .iter()
-        .find_map(|f| match f.environment.get("JOBS_QUEUE_URL") {
-            Some(kushim_template::EnvValue::Ref(id)) => urls.get(id).cloned(),
-            _ => None,
-        })
-        .unwrap_or_default()
-}
-
 /// The storage the platform runs on, opened (embedded) or created from the template (AWS).
 pub struct Opened {
     /// The resources' names by logical id.
@@ -206,7 +194,7 @@ pub async fn open_backends(backend: &BackendChoice, data_dir: &std::path::Path) 
                 ("TABLE_NAME".to_owned(), p.table_name.clone()),
                 ("EVIDENCE_BUCKET".to_owned(), p.bucket_name.clone()),
                 ("STAGING_BUCKET".to_owned(), env_ref(template, "STAGING_BUCKET", &p.bucket_names)),
-                ("JOBS_QUEUE_URL".to_owned(), jobs_queue_url(template, &p.queue_urls)),
+                ("JOBS_QUEUE_URL".to_owned(), env_ref(template, "JOBS_QUEUE_URL", &p.queue_urls)),
                 ("SECRETS_PREFIX".to_owned(), format!("{prefix}/")),
             ];
             if let Some(bus) = &p.event_bus_name {

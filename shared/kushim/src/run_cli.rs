@@ -90,8 +90,8 @@ pub async fn run_tenant(
             async move {
                 let done = run_job(worker, job).await;
                 bar.inc(1);
-                if let JobKindMessage(Some(m)) = JobKindMessage::of(job) {
-                    bar.set_message(m);
+                if let kushim_domain::JobKind::Collect { slice, .. } = &job.kind {
+                    bar.set_message(slice.clone());
                 }
                 usize::from(!done)
             }
@@ -112,18 +112,6 @@ pub async fn run_tenant(
         .map(|(c, e)| (c.id, c.title, e.failed))
         .collect();
     Ok(RunSummary { run, unfinished, failing_controls })
-}
-
-/// The slice a job collects, for the progress bar.
-struct JobKindMessage(Option<String>);
-
-impl JobKindMessage {
-    fn of(job: &Job) -> Self {
-        match &job.kind {
-            kushim_domain::JobKind::Collect { slice, .. } => JobKindMessage(Some(slice.clone())),
-            _ => JobKindMessage(None),
-        }
-    }
 }
 
 /// Works one job to an end; `false` when it could not finish here (breaker open, or still

@@ -25,35 +25,8 @@ pub async fn moto_sdk() -> SdkConfig {
     with_moto_fixups(&kushim_testkit::sdk_config(moto).await)
 }
 
-/// A 12-digit account id no other test uses.
-pub fn fresh_account_id() -> String {
-    let n = uuid::Uuid::new_v4().as_u128() % 900_000_000_000 + 100_000_000_000;
-    n.to_string()
-}
-
-/// Credentials acting in `account_id` in moto: moto lets anyone assume any role ARN, and the
-/// credentials it returns act in the role's account.
-pub async fn account_sdk(base: &SdkConfig, account_id: &str) -> SdkConfig {
-    let sts = aws_sdk_sts::Client::new(base);
-    let out = sts
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account_id}:role/seeder"))
-        .role_session_name("seeder")
-        .send()
-        .await
-        .expect("moto lets the seeder into a fresh account");
-    let c = out.credentials().expect("credentials");
-    let creds = aws_credential_types::Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
-        "seeder",
-    );
-    base.to_builder()
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
-        .build()
-}
+#[allow(unused_imports)] // moto.rs uses them; mocked.rs does not.
+pub use kushim_aws::seed::{emulator_account_config as account_sdk, fresh_account_id};
 
 /// Quick retries so tests that meet 5xx answers do not wait for production backoffs.
 pub fn fast_retry() -> RetryConfig {
