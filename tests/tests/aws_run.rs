@@ -139,6 +139,29 @@ async fn a_seeded_aws_account_connected_through_the_api_yields_failing_controls_
     assert_eq!(dead.status, 200, "{}", dead.text);
     assert_eq!(dead.body["items"], json!([]));
 
+    // The public bucket fails its policy check; the customer then deletes it.
+    let public_check = "aws.s3.bucket_policy_not_public";
+    let public_control = kushim_checks::find_check(public_check).unwrap().def().controls[0];
+    let public_results = || async {
+        let r = api.call("GET", &format!("/v1/controls/{public_control}"), &t, None, None).await;
+        let results = r.body["results"].as_array().cloned().unwrap_or_default();
+        results.into_iter().filter(|i| i["check_id"] == public_check).collect::<Vec<Value>>()
+    };
+    let before = public_results().await;
+    assert!(
+        before
+            .iter()
+            .any(|i| i["resource_id"].as_str().unwrap().contains(&seeded.buckets.public) && i["status"] == "fail"),
+        "{before:?}"
+    );
+    let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
+        .region(aws_sdk_s3::config::Region::new(seeded.primary_region.clone()))
+        .force_path_style(true)
+        .build();
+    let s3 = aws_sdk_s3::Client::from_conf(s3_config);
+    s3.delete_bucket_policy().bucket(&seeded.buckets.public).send().await.unwrap();
+    s3.delete_bucket().bucket(&seeded.buckets.public).send().await.unwrap();
+
     // The same happens on schedule: the planner's pass at the schedule's next due time (what the
     // template's schedule invokes) starts a scheduled run, and the connector works it.
     let schedule = api.call("GET", &format!("/v1/integrations/{id}/schedule"), &t, None, None).await;
@@ -161,5 +184,10 @@ async fn a_seeded_aws_account_connected_through_the_api_yields_failing_controls_
     let done = wait_for_jobs(&api, &t, &scheduled_id, 2).await;
     assert_eq!(done["counters"]["errored"], 0, "{done}");
     assert!(done["counters"]["failed"].as_u64().unwrap() > 0, "{done}");
+
+    // The deleted bucket's failure is gone with it; the other buckets are still judged.
+    let after = public_results().await;
+    assert!(!after.iter().any(|i| i["resource_id"].as_str().unwrap().contains(&seeded.buckets.public)), "{after:?}");
+    assert!(after.iter().any(|i| i["resource_id"].as_str().unwrap().contains(&seeded.buckets.kms)), "{after:?}");
     platform.shutdown().await;
 }

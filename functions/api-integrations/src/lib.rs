@@ -8,14 +8,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use kushim_adapters::bus::EventBus;
 use kushim_adapters::table::Table;
 use kushim_api::audit;
 use kushim_api::idempotency;
 use kushim_api::openapi as problems;
 use kushim_api::paging::PageBody;
 use kushim_api::{Access, ApiError, Ctx, Response, Route, body, dispatch};
+use kushim_compliance::Compliance;
 use kushim_domain::{IntegrationId, Permission};
-use kushim_integrations::health::{BreakerState, Health, HealthState};
+use kushim_integrations::health::{BreakerState, Health, HealthState, HealthTransition};
 use kushim_integrations::model::IntegrationKind;
 use kushim_integrations::schedule::Cadence;
 use kushim_integrations::{
@@ -34,6 +36,10 @@ use utoipa::{OpenApi, ToSchema};
 pub struct State {
     table: Arc<dyn Table>,
     store: IntegrationStore,
+    compliance: Compliance,
+    /// Where `integration.health_changed` and the resolved findings of a deleted integration go
+    /// (none when no bus is configured).
+    bus: Option<Arc<dyn EventBus>>,
     schedules: Schedules,
     breaker: Breaker,
     tester: Arc<dyn ConnectionTester>,
@@ -49,6 +55,8 @@ impl State {
             store: IntegrationStore::new(table.clone(), backends.secrets()?),
             schedules: Schedules::new(table.clone()),
             breaker: Breaker::new(table.clone()),
+            compliance: Compliance::new(table.clone()),
+            bus: backends.bus().ok(),
             table,
             tester: Arc::new(NotWiredTester),
             routes: routes(),
@@ -684,8 +692,10 @@ async fn update(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     operation_id = "deleteIntegration",
     tag = "integrations",
     summary = "Delete an integration",
-    description = "Deletes the integration, its schedule, its health record and its stored credentials. Jobs \
-        already queued for it end as permanent failures; evidence already collected stays.",
+    description = "Deletes the integration, its schedule, its health record and its stored credentials. The \
+        check results its collections produced are retired (their controls are evaluated again, and each failing \
+        finding is published as resolved with status `gone`). Jobs already queued for it are skipped; evidence \
+        already collected stays in the ledger.",
     params(("integration_id" = String, Path, description = "The integration's id.")),
     responses(
         (status = 204, description = "Deleted."),
@@ -701,6 +711,12 @@ async fn delete(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let id = integration_id(ctx)?;
     state.store.delete(&p.tenant_id, &id).await.map_err(api_error)?;
     audit::record_success(state.table.as_ref(), ctx, "integration.delete", format!("integration:{id}")).await;
+    // The integration is gone whatever happens next; a failure here leaves results a repeated
+    // delete (404) cannot reach, so it is logged loudly rather than failing the request.
+    let bus = state.bus.as_deref();
+    if let Err(e) = kushim_connector::retire_integration(&state.compliance, bus, &p.tenant_id, &id, Utc::now()).await {
+        tracing::error!(error = %e, integration = %id, "could not retire the deleted integration's results");
+    }
     let mut resp = Response::new(Body::Empty);
     *resp.status_mut() = StatusCode::NO_CONTENT;
     Ok(resp)
@@ -714,8 +730,26 @@ async fn set_status(
 ) -> Result<Response, ApiError> {
     let p = ctx.principal()?;
     let id = integration_id(ctx)?;
-    let (i, _changed) = state.store.set_status(&p.tenant_id, &id, status, Utc::now()).await.map_err(api_error)?;
+    let now = Utc::now();
+    let (i, changed) = state.store.set_status(&p.tenant_id, &id, status, now).await.map_err(api_error)?;
     audit::record_success(state.table.as_ref(), ctx, action, format!("integration:{id}")).await;
+    if changed && let Some(bus) = &state.bus {
+        let health = state.breaker.health(&p.tenant_id, &id).await.map_err(api_error)?;
+        let paused = status == IntegrationStatus::Paused;
+        let transition = HealthTransition {
+            tenant_id: p.tenant_id.clone(),
+            integration_id: id.clone(),
+            from: health.effective(!paused),
+            to: health.effective(paused),
+            breaker: health.breaker,
+            last_error: health.last_error.clone(),
+            at: now,
+        };
+        let event = kushim_integrations::events::health_changed(&transition);
+        if let Err(e) = kushim_integrations::events::publish(bus.as_ref(), vec![event]).await {
+            tracing::warn!(error = %e, "could not publish the integration's health change");
+        }
+    }
     Ok(json_response(StatusCode::OK, &full_view(state, &i).await?))
 }
 

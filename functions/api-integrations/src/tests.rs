@@ -187,9 +187,29 @@ async fn github_tokens_never_come_back_and_rotation_is_audited() {
     assert_eq!(status, 403);
 }
 
+/// Every event published on the embedded bus, as (`detail-type`, detail).
+fn capture_events(e: &Env) -> std::sync::Arc<Mutex<Vec<(String, Value)>>> {
+    let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let pattern = kushim_adapters::bus::pattern::EventPattern::parse(json!({
+        "source": ["kushim.findings", "kushim.integrations"]
+    }))
+    .unwrap();
+    e.set.bus.subscribe(
+        "test",
+        pattern,
+        std::sync::Arc::new(move |ev: kushim_adapters::bus::embedded::DeliveredEvent| {
+            sink.lock().unwrap().push((ev.detail_type, ev.detail));
+            Box::pin(async {})
+        }),
+    );
+    seen
+}
+
 #[tokio::test]
 async fn pause_resume_schedules_and_delete() {
     let e = env();
+    let events = capture_events(&e);
     let admin = who(Role::Admin);
     let id = connect_aws(&e.state).await;
     let path = [("integration_id", id.as_str())];
@@ -203,6 +223,18 @@ async fn pause_resume_schedules_and_delete() {
     let (_, resumed) =
         call(&e.state, request("POST /v1/integrations/{integration_id}/resume", &path, &admin, None)).await;
     assert_eq!((resumed["status"].as_str(), resumed["health"]["state"].as_str()), (Some("active"), Some("healthy")));
+    // Both changes went out as health changes; resuming again changes nothing and says nothing.
+    call(&e.state, request("POST /v1/integrations/{integration_id}/resume", &path, &admin, None)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let changes: Vec<(String, String)> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(k, d)| k == "integration.health_changed" && d["integration_id"] == id.as_str())
+        .map(|(_, d)| (d["from"].as_str().unwrap().to_owned(), d["to"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected = [("healthy", "paused"), ("paused", "healthy")];
+    assert_eq!(changes, expected.map(|(a, b)| (a.to_owned(), b.to_owned())).to_vec());
     // Schedules: weekly works, day 29 of a month does not.
     let weekly = json!({"frequency": "weekly", "weekday": "monday", "time": "06:30"});
     let (status, s) =
@@ -226,9 +258,35 @@ async fn pause_resume_schedules_and_delete() {
         call(&e.state, request("GET /v1/integrations/{integration_id}/schedule", &path, &who(Role::Member), None))
             .await;
     assert_eq!(got["cadence"]["frequency"], "weekly");
-    // Delete: gone, and deleting again is a 404.
+    // Delete: gone, with the results its collections produced (its failing finding resolves as
+    // gone), and deleting again is a 404.
+    let compliance = Compliance::new(e.set.table.clone());
+    let tenant = TenantId::new("acme").unwrap();
+    let failing = kushim_checks::CheckResult {
+        check_id: "aws.iam.root_mfa".into(),
+        resource_id: "123456789012".into(),
+        status: kushim_checks::Status::Fail,
+        reason: "The root user has no MFA device.".into(),
+    };
+    let observation = kushim_compliance::Observation {
+        scope: format!("{id}/123456789012/global/iam"),
+        checks: ["aws.iam.root_mfa".to_owned()].into(),
+        partial: Default::default(),
+        observed_at: Utc::now(),
+    };
+    compliance.record_observation(&tenant, "run-1", &observation, &[failing], Utc::now()).await.unwrap();
+    assert_eq!(compliance.latest_results(&tenant, "KC-IAM-02").await.unwrap().len(), 1);
     let (status, _) = call(&e.state, request("DELETE /v1/integrations/{integration_id}", &path, &admin, None)).await;
     assert_eq!(status, 204);
+    assert!(compliance.latest_results(&tenant, "KC-IAM-02").await.unwrap().is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let resolved: Vec<Value> =
+        events.lock().unwrap().iter().filter(|(k, _)| k == "finding.resolved").map(|(_, d)| d.clone()).collect();
+    assert_eq!(resolved.len(), 1, "{resolved:?}");
+    assert_eq!(
+        (resolved[0]["check_id"].as_str(), resolved[0]["status"].as_str()),
+        (Some("aws.iam.root_mfa"), Some("gone"))
+    );
     for route in ["GET /v1/integrations/{integration_id}", "GET /v1/integrations/{integration_id}/schedule"] {
         let (status, _) = call(&e.state, request(route, &path, &admin, None)).await;
         assert_eq!(status, 404, "{route}");

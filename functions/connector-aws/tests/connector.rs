@@ -275,13 +275,9 @@ async fn given_a_revoked_role_then_results_are_inconclusive_the_integration_fail
     assert!(health.last_error.as_deref().unwrap_or_default().contains("access_denied"), "{health:?}");
     // The checks the slice feeds are inconclusive, with the reason.
     let compliance = Compliance::new(env.set.table.clone());
-    let results = compliance.latest_results(&env.tenant, "KC-IAM-03").await.unwrap_or_default();
-    let all = [results].concat();
-    let _ = all;
-    let control_results: Vec<_> = kushim_catalog::catalog().controls().iter().map(|c| c.id.clone()).collect::<Vec<_>>();
     let mut found = false;
-    for control in control_results {
-        for r in compliance.latest_results(&env.tenant, &control).await.unwrap() {
+    for control in kushim_catalog::catalog().controls() {
+        for r in compliance.latest_results(&env.tenant, &control.id).await.unwrap() {
             if r.check_id.starts_with("aws.iam.password_policy") {
                 assert_eq!(r.status.label(), "inconclusive", "{r:?}");
                 assert!(r.reason.contains("access_denied"), "{r:?}");
@@ -384,4 +380,101 @@ async fn given_the_emulator_killed_mid_run_and_started_again_then_every_job_comp
     }
     assert_eq!(env.evidence_count().await, evidence, "nothing duplicated");
     assert_eq!(env.run_state(&run).await.counters.finished, 7, "nothing double-counted");
+}
+
+/// S3 evidence for the account listing these buckets as (name, versioning on); when `refused`,
+/// listing the buckets was refused for the whole account, so the list is empty.
+fn buckets(buckets: &[(&str, bool)], refused: bool) -> Vec<Collected> {
+    let list: Vec<serde_json::Value> = buckets
+        .iter()
+        .map(|(name, versioned)| {
+            serde_json::json!({
+                "name": name, "region": "eu-west-1", "encryption": "sse_kms",
+                "public_access_block": { "block_public_acls": true, "ignore_public_acls": true,
+                    "block_public_policy": true, "restrict_public_buckets": true },
+                "policy_is_public": false, "policy_denies_insecure_transport": true,
+                "versioning": if *versioned { "enabled" } else { "disabled" }, "object_lock_enabled": false
+            })
+        })
+        .collect();
+    let evidence: Evidence = serde_json::from_value(serde_json::json!({
+        "kind": "aws.s3.buckets",
+        "data": { "account_public_access_block": null, "buckets": list }
+    }))
+    .unwrap();
+    let mut context = EvidenceContext::new(Utc::now(), Scope::Aws { account_id: ACCOUNT.into(), region: None });
+    if refused {
+        context = context.with_permission_error("s3:ListAllMyBuckets", "AccessDenied");
+    }
+    vec![Collected { evidence, context, api_calls: vec!["s3:ListBuckets".into()] }]
+}
+
+/// The stored results of one check, as (resource, status).
+async fn results_of(env: &Env, control: &str, check: &str) -> Vec<(String, String)> {
+    let all = Compliance::new(env.set.table.clone()).latest_results(&env.tenant, control).await.unwrap();
+    all.into_iter().filter(|r| r.check_id == check).map(|r| (r.resource_id, r.status.label().to_owned())).collect()
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+}
+
+#[tokio::test]
+async fn given_a_failing_bucket_deleted_then_the_next_run_resolves_it_as_gone() {
+    const VERSIONING: &str = "aws.s3.bucket_versioning";
+    let control = kushim_checks::find_check(VERSIONING).unwrap().def().controls[0];
+    let env = env();
+    let integration = env.connect(ACCOUNT, ROLE).await;
+    known_regions(&env, &integration).await;
+    // Day 1: "logs" has no versioning. Day 2: it was deleted. Day 3: listing buckets is refused.
+    // Day 4: the bucket list is readable again.
+    let collector = scripted(|n, _| match n {
+        1 => Ok(buckets(&[("data", true), ("logs", false)], false)),
+        2 | 4 => Ok(buckets(&[("data", true)], false)),
+        _ => Ok(buckets(&[], true)),
+    });
+    let worker = env.worker(collector);
+    let events = capture_events(&env);
+    let one_slice = AwsSlicer::new(Arc::new(|a: &str, _r: &[String]| vec![format!("{a}/global/s3")]));
+
+    // GIVEN day 1's run found "logs" failing.
+    let (_, jobs) = env.run(&integration, &one_slice).await;
+    assert!(matches!(worker.process(&jobs[0], 1, Utc::now()).await, Outcome::Done { .. }));
+    assert_eq!(results_of(&env, control, VERSIONING).await, pairs(&[("data", "pass"), ("logs", "fail")]));
+
+    // WHEN day 2's run no longer sees it.
+    let (_, jobs) = env.run(&integration, &one_slice).await;
+    assert!(matches!(worker.process(&jobs[0], 1, Utc::now()).await, Outcome::Done { .. }));
+
+    // THEN its result is gone and its finding resolved as gone.
+    assert_eq!(results_of(&env, control, VERSIONING).await, pairs(&[("data", "pass")]));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let resolved: Vec<serde_json::Value> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(k, d)| k == "finding.resolved" && d["check_id"] == VERSIONING)
+        .map(|(_, d)| d.clone())
+        .collect();
+    assert_eq!(resolved.len(), 1, "{resolved:?}");
+    assert_eq!((resolved[0]["resource_id"].as_str(), resolved[0]["status"].as_str()), (Some("logs"), Some("gone")));
+
+    // WHEN day 3's collection cannot list the buckets, THEN what was seen stays, plus the refusal.
+    let (_, jobs) = env.run(&integration, &one_slice).await;
+    assert!(matches!(worker.process(&jobs[0], 1, Utc::now()).await, Outcome::Done { .. }));
+    let blind = results_of(&env, control, VERSIONING).await;
+    assert_eq!(blind, pairs(&[(ACCOUNT, "inconclusive"), ("data", "pass")]), "an unseen bucket is not a fixed one");
+
+    // WHEN day 4's collection sees the buckets again, THEN the refusal's result goes too.
+    let (_, jobs) = env.run(&integration, &one_slice).await;
+    assert!(matches!(worker.process(&jobs[0], 1, Utc::now()).await, Outcome::Done { .. }));
+    assert_eq!(results_of(&env, control, VERSIONING).await, pairs(&[("data", "pass")]));
+
+    // WHEN the integration is deleted, THEN everything it observed is retired.
+    let compliance = Compliance::new(env.set.table.clone());
+    let bus: &dyn kushim_adapters::bus::EventBus = env.set.bus.as_ref();
+    let retired =
+        kushim_connector::retire_integration(&compliance, Some(bus), &env.tenant, &integration.id, Utc::now()).await;
+    assert!(retired.unwrap().gone.iter().any(|(c, r)| c == VERSIONING && r == "data"));
+    assert!(results_of(&env, control, VERSIONING).await.is_empty());
 }

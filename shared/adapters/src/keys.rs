@@ -151,9 +151,12 @@ pub fn check_result(tenant: &TenantId, check_id: &str, resource_id: &str) -> Key
     Key::new(tenant_pk(tenant), format!("{}{}", check_results_prefix(check_id), resource_key(resource_id)))
 }
 
+/// Prefix listing the latest results of every check.
+pub const CHECK_RESULTS_PREFIX: &str = "RESULT#";
+
 /// Prefix listing the latest results of one check, every resource.
 pub fn check_results_prefix(check_id: &str) -> String {
-    format!("RESULT#{check_id}#")
+    format!("{CHECK_RESULTS_PREFIX}{check_id}#")
 }
 
 /// A resource id as a sort-key segment free of `#`: base64url without padding, or, past 600
@@ -296,13 +299,36 @@ pub fn integration_breaker(tenant: &TenantId, integration: &IntegrationId) -> Ke
     Key::new(tenant_pk(tenant), format!("BREAKER#{integration}"))
 }
 
-/// An integration's collection schedule; indexed in GSI1 under [`DUE_INDEX`] while it is on.
+/// An integration's collection schedule; indexed in GSI1 under [`due_index_pk`] while it is on.
 pub fn integration_schedule(tenant: &TenantId, integration: &IntegrationId) -> Key {
     Key::new(tenant_pk(tenant), format!("INTEGSCHEDULE#{integration}"))
 }
 
-/// The GSI1 partition of schedules that are on, sorted by when they are next due.
+/// How many GSI1 partitions each planner index (due schedules, running runs) is spread over, so
+/// neither is one hot partition key however many tenants there are. A tenant always lands in the
+/// same shard ([`index_shard`]).
+pub const INDEX_SHARDS: u32 = 8;
+
+/// A tenant's shard of the planner indexes: FNV-1a of its id, modulo [`INDEX_SHARDS`] (stable
+/// across processes and releases, unlike the standard library's hasher).
+pub fn index_shard(tenant: &TenantId) -> u32 {
+    let hash = tenant.as_str().bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    hash % INDEX_SHARDS
+}
+
+/// The GSI1 partition of schedules that are on, sorted by when they are next due, before the
+/// index was sharded; still read so a schedule written then fires (and moves to its shard).
 pub const DUE_INDEX: &str = "DUE";
+
+/// Every GSI1 partition of the due-index: the shards `DUE#0`..`DUE#7`, then the unsharded one.
+pub fn due_index_partitions() -> Vec<String> {
+    (0..INDEX_SHARDS).map(|n| format!("{DUE_INDEX}#{n}")).chain([DUE_INDEX.to_owned()]).collect()
+}
+
+/// The GSI1 partition of a tenant's schedules: `DUE#<shard>`.
+pub fn due_index_pk(tenant: &TenantId) -> String {
+    format!("{DUE_INDEX}#{}", index_shard(tenant))
+}
 
 /// A schedule's GSI1 sort key: the next due time (RFC 3339, UTC, whole seconds, so it sorts in
 /// time order), then the tenant and the integration.
@@ -320,13 +346,24 @@ pub fn run_lock(tenant: &TenantId, integration: &IntegrationId) -> Key {
     Key::new(tenant_pk(tenant), format!("RUNLOCK#{integration}"))
 }
 
-/// Marks a run as running; indexed in GSI1 under [`ACTIVE_RUNS_INDEX`] by deadline.
+/// Marks a run as running; indexed in GSI1 under [`active_runs_pk`] by deadline.
 pub fn run_active(tenant: &TenantId, run: &RunId) -> Key {
     Key::new(tenant_pk(tenant), format!("RUNACTIVE#{run}"))
 }
 
-/// The GSI1 partition of running runs, sorted by deadline (the planner times out stale ones).
+/// The GSI1 partition of running runs, sorted by deadline (the planner times out stale ones),
+/// before the index was sharded; still read so a run started then times out.
 pub const ACTIVE_RUNS_INDEX: &str = "RUNS#ACTIVE";
+
+/// Every GSI1 partition of the running-runs index: `RUNS#ACTIVE#0`..`#7`, then the unsharded one.
+pub fn active_runs_partitions() -> Vec<String> {
+    (0..INDEX_SHARDS).map(|n| format!("{ACTIVE_RUNS_INDEX}#{n}")).chain([ACTIVE_RUNS_INDEX.to_owned()]).collect()
+}
+
+/// The GSI1 partition of a tenant's running runs: `RUNS#ACTIVE#<shard>`.
+pub fn active_runs_pk(tenant: &TenantId) -> String {
+    format!("{ACTIVE_RUNS_INDEX}#{}", index_shard(tenant))
+}
 
 /// A running run's GSI1 sort key: its deadline (RFC 3339, UTC), then the tenant and the run.
 pub fn active_run_sk(deadline_rfc3339: &str, tenant: &TenantId, run: &RunId) -> String {
@@ -361,5 +398,27 @@ mod tests {
                 && !run_active(&t, &RunId::new("r1").unwrap()).sk.starts_with(RUN_PREFIX)
         );
         assert!(due_index_sk("2026-01-01T02:00:00Z", &t, &i) < due_index_sk("2026-01-01T02:00:01Z", &t, &i));
+    }
+
+    #[test]
+    fn planner_indexes_are_sharded_stably_and_evenly() {
+        // Stable: FNV-1a, not a per-process random hasher (these values must never change, or
+        // indexed schedules would sit in a shard nobody reads).
+        let shard = |id: &str| index_shard(&TenantId::new(id).unwrap());
+        assert_eq!((shard("acme"), shard("globex"), shard("t-0")), (7, 6, 6));
+        let t = TenantId::new("acme").unwrap();
+        assert_eq!(due_index_pk(&t), "DUE#7");
+        assert_eq!(active_runs_pk(&t), "RUNS#ACTIVE#7");
+        let due = due_index_partitions();
+        assert_eq!(due.len(), INDEX_SHARDS as usize + 1, "every shard and the unsharded partition");
+        assert!(due.contains(&due_index_pk(&t)) && due.contains(&DUE_INDEX.to_owned()));
+        assert!(active_runs_partitions().contains(&active_runs_pk(&t)));
+        // Even: 10,000 tenants spread within 10% of the mean over the shards.
+        let mut counts = [0u32; INDEX_SHARDS as usize];
+        for n in 0..10_000 {
+            counts[shard(&format!("tenant-{n}")) as usize] += 1;
+        }
+        let mean = 10_000 / INDEX_SHARDS;
+        assert!(counts.iter().all(|c| c.abs_diff(mean) < mean / 10), "{counts:?}");
     }
 }

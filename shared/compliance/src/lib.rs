@@ -28,7 +28,7 @@ use kushim_adapters::table::Table;
 pub use custom_checks::{CustomCheck, validate_custom_check};
 pub use error::{ComplianceError, Result};
 pub use reads::ControlFilter;
-pub use record::RecordSummary;
+pub use record::{Observation, RecordSummary};
 pub use report::{ControlEffectiveness, FrameworkEffectiveness, coverage, coverage_to_csv, effectiveness_to_csv};
 pub use store::{MAX_REASONS, checks_for_control};
 

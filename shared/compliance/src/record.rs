@@ -8,6 +8,11 @@
 //! only until that evidence goes stale, as one that relied on an exception holds only until the
 //! exception expires.
 //!
+//! A connector records an *observation*: everything one collection of a scope (an integration's
+//! slice) saw. Its results also retire what earlier observations of that scope reported and this
+//! one no longer does (a deleted bucket stops failing its checks), and a result observed later
+//! than the observation is never replaced by it.
+//!
 //! Recording is idempotent: a result identical to the stored one (same status, reason and run) is
 //! not written again, and an evaluation identical to the one already stored today is not written
 //! again, so a redelivered job leaves the table exactly as it was.
@@ -20,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use kushim_adapters::AdapterError;
 use kushim_adapters::error::CancelReason;
+use kushim_adapters::keys;
 use kushim_adapters::table::{BatchOp, Condition, MAX_BATCH_WRITE, TxOp};
 use kushim_catalog::{Control, catalog};
 use kushim_checks::CheckResult;
@@ -28,8 +34,8 @@ use kushim_engine::{ControlEvaluation, Exception, ManualEvidence, evaluate_contr
 use serde::Serialize;
 
 use crate::store::{
-    Snapshot, StoredControl, StoredResult, cap_reasons, checks_for_control, controls_for_check, load_controls,
-    load_exceptions, load_manual_evidence, load_results,
+    Snapshot, StoredControl, StoredResult, cap_reasons, checks_for_control, controls_for_check, load_all_results,
+    load_controls, load_exceptions, load_manual_evidence, load_results,
 };
 use crate::{Compliance, ComplianceError, Result};
 
@@ -43,6 +49,8 @@ const MAX_CHECK_ID_LEN: usize = 200;
 const MAX_RESOURCE_ID_LEN: usize = 4096;
 /// Longest reason accepted.
 const MAX_REASON_LEN: usize = 8192;
+/// Longest observation scope accepted.
+const MAX_SCOPE_LEN: usize = 512;
 
 /// What recording a run's results changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -59,6 +67,39 @@ pub struct RecordSummary {
     pub controls_evaluated: usize,
     /// Of those, how many evaluations were written (changed, or first of the day).
     pub controls_written: usize,
+    /// (check, resource) pairs whose result was removed: the scope that observed them no longer
+    /// reports them, or the scope was retired.
+    pub gone: Vec<(String, String)>,
+    /// Results not written because the stored one comes from a later observation of the scope.
+    pub outdated: usize,
+}
+
+impl RecordSummary {
+    /// Counts a stored result as gone (and as resolved when it was failing); returns the delete.
+    fn retire(&mut self, tenant: &TenantId, old: &StoredResult) -> BatchOp {
+        let pair = (old.check_id.clone(), old.resource_id.clone());
+        if old.status.is_fail() {
+            self.resolved.push(pair.clone());
+        }
+        self.gone.push(pair);
+        BatchOp::Delete(keys::check_result(tenant, &old.check_id, &old.resource_id))
+    }
+}
+
+/// One complete observation of a part of a tenant's estate: the checks a collection ran on it and
+/// when it was collected. Its results replace everything earlier observations of the same scope
+/// said for those checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// What was observed, e.g. `<integration>/<account>/<region>/<family>`.
+    pub scope: String,
+    /// The checks run on what was collected (including those that found nothing to report).
+    pub checks: BTreeSet<String>,
+    /// Of those, the checks that could not see the whole scope (an action they need was refused):
+    /// their results are recorded, but nothing earlier is retired for what they did not report.
+    pub partial: BTreeSet<String>,
+    /// When the evidence was collected.
+    pub observed_at: DateTime<Utc>,
 }
 
 fn validate(result: &CheckResult) -> Result<()> {
@@ -117,11 +158,49 @@ pub(crate) fn evaluate(
 impl Compliance {
     /// Records one run's results for a tenant, reports which (check, resource) pairs started
     /// failing or were fixed, and re-evaluates every control the recorded checks support.
-    /// Recording the same results again changes nothing.
+    /// Recording the same results again changes nothing. Results are only added or replaced; use
+    /// [`Compliance::record_observation`] when the results are everything a collection saw.
     pub async fn record_results(
         &self,
         tenant: &TenantId,
         run_id: &str,
+        results: &[CheckResult],
+        now: DateTime<Utc>,
+    ) -> Result<RecordSummary> {
+        self.record(tenant, run_id, None, results, now).await
+    }
+
+    /// Records the results of one complete observation of a scope: for every check the
+    /// observation ran, a resource it no longer reports (deleted, or out of scope now) loses its
+    /// earlier result of the same scope, and is reported in `gone` (and in `resolved` when it was
+    /// failing). A result observed after this observation is never replaced by it, so a late or
+    /// redelivered job cannot roll back newer state. Every result must belong to a check the
+    /// observation lists.
+    pub async fn record_observation(
+        &self,
+        tenant: &TenantId,
+        run_id: &str,
+        observation: &Observation,
+        results: &[CheckResult],
+        now: DateTime<Utc>,
+    ) -> Result<RecordSummary> {
+        if observation.scope.is_empty() || observation.scope.len() > MAX_SCOPE_LEN {
+            return Err(ComplianceError::Invalid("an observation's scope must be 1-512 characters".into()));
+        }
+        if let Some(r) = results.iter().find(|r| !observation.checks.contains(&r.check_id)) {
+            return Err(ComplianceError::InvalidResult(format!(
+                "check {:?} is not one of the checks the observation ran",
+                r.check_id
+            )));
+        }
+        self.record(tenant, run_id, Some(observation), results, now).await
+    }
+
+    async fn record(
+        &self,
+        tenant: &TenantId,
+        run_id: &str,
+        observation: Option<&Observation>,
         results: &[CheckResult],
         now: DateTime<Utc>,
     ) -> Result<RecordSummary> {
@@ -133,9 +212,23 @@ impl Compliance {
             validate(result)?;
             by_check.entry(&result.check_id).or_default().insert(&result.resource_id, result);
         }
+        if let Some(o) = observation {
+            for check in &o.checks {
+                by_check.entry(check).or_default();
+            }
+        }
+        let scope = observation.map(|o| o.scope.as_str());
+        let observed_at = observation.map(|o| o.observed_at);
+        // Whether a stored result of this observation's scope was observed after it.
+        let newer = |old: &StoredResult| {
+            scope.is_some()
+                && old.scope.as_deref() == scope
+                && old.observed_at.is_some()
+                && old.observed_at > observed_at
+        };
         let mut summary = RecordSummary::default();
         for (check_id, incoming) in &by_check {
-            let existing: HashMap<String, StoredResult> = load_results(self.table.as_ref(), tenant, check_id)
+            let existing: BTreeMap<String, StoredResult> = load_results(self.table.as_ref(), tenant, check_id)
                 .await?
                 .into_iter()
                 .map(|s| (s.resource_id.clone(), s))
@@ -154,6 +247,8 @@ impl Compliance {
                     status_since: now,
                     previous_status: None,
                     first_seen_at: now,
+                    scope: scope.map(str::to_owned),
+                    observed_at,
                 };
                 let next = match existing.get(*resource_id) {
                     None => {
@@ -162,8 +257,12 @@ impl Compliance {
                         }
                         Some(fresh)
                     }
+                    Some(old) if newer(old) => {
+                        summary.outdated += 1;
+                        None
+                    }
                     Some(old) if old.status == result.status => {
-                        let same = old.reason == result.reason && old.run_id == run_id;
+                        let same = old.reason == result.reason && old.run_id == run_id && old.scope == fresh.scope;
                         (!same).then(|| StoredResult {
                             status_since: old.status_since,
                             previous_status: old.previous_status.clone(),
@@ -188,22 +287,72 @@ impl Compliance {
                     writes.push(BatchOp::Put(next.item(tenant)));
                 }
             }
-            summary.written += writes.len();
-            let mut writes = writes.into_iter().peekable();
-            while writes.peek().is_some() {
-                self.table.batch_write(writes.by_ref().take(MAX_BATCH_WRITE).collect()).await?;
+            if observation.is_some_and(|o| !o.partial.contains(*check_id)) {
+                // What this scope reported before and no longer does.
+                let vanished = existing.values().filter(|old| {
+                    old.scope.as_deref() == scope && !incoming.contains_key(old.resource_id.as_str()) && !newer(old)
+                });
+                writes.extend(vanished.map(|old| summary.retire(tenant, old)));
             }
+            summary.written += self.write_batches(writes).await?;
         }
-        let controls: BTreeSet<&str> = by_check.keys().flat_map(|c| controls_for_check(c)).copied().collect();
-        let (evaluated, written) = self.reevaluate(tenant, &controls, now).await?;
-        summary.controls_evaluated = evaluated;
-        summary.controls_written = written;
+        self.reevaluate_checks(tenant, by_check.keys().copied(), now, &mut summary).await?;
         tracing::debug!(
             %tenant, run_id, stored = summary.stored, written = summary.written,
             newly_failing = summary.newly_failing.len(), resolved = summary.resolved.len(),
-            controls = evaluated, "recorded check results"
+            gone = summary.gone.len(), outdated = summary.outdated, controls = summary.controls_evaluated,
+            "recorded check results"
         );
         Ok(summary)
+    }
+
+    /// Retires every result whose scope lies under `scope_prefix` (e.g. `<integration>/` when an
+    /// integration is deleted) and re-evaluates the controls they supported. Returns what was
+    /// removed: every pair in `gone`, the failing ones also in `resolved`.
+    pub async fn retire_scope(
+        &self,
+        tenant: &TenantId,
+        scope_prefix: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RecordSummary> {
+        if scope_prefix.is_empty() {
+            return Err(ComplianceError::Invalid("a scope prefix must not be empty".into()));
+        }
+        let mut summary = RecordSummary::default();
+        let retired: Vec<StoredResult> = load_all_results(self.table.as_ref(), tenant)
+            .await?
+            .into_iter()
+            .filter(|old| old.scope.as_deref().is_some_and(|s| s.starts_with(scope_prefix)))
+            .collect();
+        let deletes = retired.iter().map(|old| summary.retire(tenant, old)).collect();
+        summary.written = self.write_batches(deletes).await?;
+        self.reevaluate_checks(tenant, retired.iter().map(|r| r.check_id.as_str()), now, &mut summary).await?;
+        Ok(summary)
+    }
+
+    /// Writes the operations in batches of at most [`MAX_BATCH_WRITE`]; returns how many there were.
+    async fn write_batches(&self, ops: Vec<BatchOp>) -> Result<usize> {
+        let count = ops.len();
+        let mut ops = ops.into_iter().peekable();
+        while ops.peek().is_some() {
+            self.table.batch_write(ops.by_ref().take(MAX_BATCH_WRITE).collect()).await?;
+        }
+        Ok(count)
+    }
+
+    /// Re-evaluates every control the checks support and counts it in the summary.
+    async fn reevaluate_checks<'a>(
+        &self,
+        tenant: &TenantId,
+        checks: impl Iterator<Item = &'a str>,
+        now: DateTime<Utc>,
+        summary: &mut RecordSummary,
+    ) -> Result<()> {
+        let controls: BTreeSet<&str> = checks.flat_map(controls_for_check).copied().collect();
+        let (evaluated, written) = self.reevaluate(tenant, &controls, now).await?;
+        summary.controls_evaluated = evaluated;
+        summary.controls_written = written;
+        Ok(())
     }
 
     /// Evaluates the given controls again for a tenant and stores what changed, e.g. after manual

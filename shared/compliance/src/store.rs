@@ -91,6 +91,13 @@ pub(crate) struct StoredResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_status: Option<String>,
     pub first_seen_at: DateTime<Utc>,
+    /// The part of the estate whose collection produced the result (`<integration>/<slice>`), for
+    /// results a connector observed; a later observation of the same scope replaces them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// When the evidence behind the result was collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<DateTime<Utc>>,
 }
 
 impl StoredResult {
@@ -108,6 +115,12 @@ impl StoredResult {
             reason: self.reason.clone(),
         }
     }
+}
+
+/// Reads the latest results of every check, every resource.
+pub(crate) async fn load_all_results(table: &dyn Table, tenant: &TenantId) -> Result<Vec<StoredResult>> {
+    let query = Query::partition(keys::tenant_pk(tenant)).begins_with(keys::CHECK_RESULTS_PREFIX);
+    query_all(table, query).await?.iter().map(|i| Ok(i.parse()?)).collect()
 }
 
 /// Reads the latest results of one check, every resource.

@@ -6,6 +6,7 @@
 //! KC-IAM-01, `aws.iam.root_access_keys` supports KC-IAM-02 and `aws.iam.root_mfa` supports both.
 //! Time is passed in; nothing here depends on the real clock.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
@@ -13,7 +14,7 @@ use kushim_adapters::keys;
 use kushim_adapters::table::{Item, MAX_QUERY_LIMIT, Query, Table};
 use kushim_catalog::{FrameworkId, catalog};
 use kushim_checks::{CheckResult, InconclusiveReason, Status};
-use kushim_compliance::{Compliance, ComplianceError, ControlFilter, effectiveness_to_csv};
+use kushim_compliance::{Compliance, ComplianceError, ControlFilter, Observation, effectiveness_to_csv};
 use kushim_domain::{Role, TenantId};
 use kushim_engine::{ControlStatus, ExceptionError, ExceptionScope};
 
@@ -445,7 +446,134 @@ async fn one_tenant_sees_nothing_of_another(env: &Env) {
     assert_eq!(summary.newly_failing.len(), 2, "new to tenant B");
 }
 
+// ---- Observations: a collection's results replace what the same scope said before ----
+
+fn observation(scope: &str, checks: &[&str], observed_at: DateTime<Utc>) -> Observation {
+    let checks = checks.iter().map(|c| (*c).to_owned()).collect();
+    Observation { scope: scope.into(), checks, partial: BTreeSet::new(), observed_at }
+}
+
+async fn resources_a_scope_no_longer_reports_lose_their_results(env: &Env) {
+    let t = tenant("acme");
+    let c = &env.compliance;
+    let iam = "i1/111122223333/global/iam";
+    // GIVEN bob failing MFA in one account, and dave failing in another account's scope.
+    let first = [result(MFA, "alice", Status::Pass), result(MFA, "bob", Status::Fail)];
+    c.record_observation(&t, "run-1", &observation(iam, &[MFA, ROOT_MFA], at(2)), &first, at(2)).await.unwrap();
+    let other = "i1/444455556666/global/iam";
+    c.record_observation(&t, "run-1", &observation(other, &[MFA], at(2)), &[result(MFA, "dave", Status::Fail)], at(2))
+        .await
+        .unwrap();
+    assert_eq!(status(env, &t, "KC-IAM-01", at(2)).await, ControlStatus::Failing);
+
+    // WHEN the next collection of the first account no longer sees bob (his user was deleted).
+    let second = [result(MFA, "alice", Status::Pass)];
+    let summary =
+        c.record_observation(&t, "run-2", &observation(iam, &[MFA, ROOT_MFA], at(3)), &second, at(3)).await.unwrap();
+
+    // THEN bob's failure is resolved as gone; dave, seen by another scope, still fails.
+    assert_eq!(summary.gone, vec![pair(MFA, "bob")]);
+    assert_eq!(summary.resolved, vec![pair(MFA, "bob")]);
+    let latest: BTreeSet<String> =
+        c.latest_results(&t, "KC-IAM-01").await.unwrap().into_iter().map(|r| r.resource_id).collect();
+    assert_eq!(latest, BTreeSet::from(["alice".to_owned(), "dave".to_owned()]));
+    assert_eq!(status(env, &t, "KC-IAM-01", at(3)).await, ControlStatus::Failing, "dave still fails");
+
+    // WHEN listing users is refused in the other account, THEN what it saw before stays (an unseen
+    // user is not a fixed one).
+    let mut blind = observation(other, &[MFA], at(3));
+    blind.partial.insert(MFA.to_owned());
+    let denied = Status::Inconclusive(InconclusiveReason::PermissionDenied { action: "iam:ListUsers".into() });
+    let summary = c.record_observation(&t, "run-2", &blind, &[result(MFA, "444455556666", denied)], at(3)).await;
+    assert!(summary.unwrap().gone.is_empty());
+    let latest = c.latest_results(&t, "KC-IAM-01").await.unwrap();
+    assert!(latest.iter().any(|r| r.resource_id == "dave" && r.status.is_fail()), "{latest:?}");
+
+    // WHEN the other account's collection finds no users at all, THEN dave goes and the refusal's
+    // result too, and the control passes.
+    let summary = c.record_observation(&t, "run-3", &observation(other, &[MFA], at(3)), &[], at(3)).await.unwrap();
+    assert_eq!(summary.gone, vec![pair(MFA, "444455556666"), pair(MFA, "dave")]);
+    assert_eq!(summary.resolved, vec![pair(MFA, "dave")]);
+    assert_eq!(status(env, &t, "KC-IAM-01", at(3)).await, ControlStatus::Passing);
+
+    // Results recorded without a scope (by hand, or before scopes existed) are never retired by one.
+    c.record_results(&t, "manual", &[result(ROOT_MFA, "111122223333", Status::Fail)], at(3)).await.unwrap();
+    let summary = c.record_observation(&t, "run-3", &observation(iam, &[MFA, ROOT_MFA], at(4)), &second, at(4)).await;
+    assert!(summary.unwrap().gone.is_empty());
+    assert_eq!(status(env, &t, "KC-IAM-02", at(4)).await, ControlStatus::Failing);
+
+    // Redelivering an observation changes nothing.
+    let before = partition(env, &t).await;
+    let again = c.record_observation(&t, "run-3", &observation(iam, &[MFA, ROOT_MFA], at(4)), &second, at(4)).await;
+    let again = again.unwrap();
+    assert_eq!((again.written, again.gone.len(), again.controls_written), (0, 0, 0));
+    assert_eq!(partition(env, &t).await, before);
+
+    // A result for a check the observation did not run is refused, and nothing is written.
+    let stray = [result(ROOT_KEYS, "111122223333", Status::Fail)];
+    assert_err!(
+        c.record_observation(&t, "run-3", &observation(iam, &[MFA], at(4)), &stray, at(4)).await,
+        ComplianceError::InvalidResult(_)
+    );
+    assert_eq!(partition(env, &t).await, before);
+}
+
+async fn an_older_observation_never_replaces_a_newer_one(env: &Env) {
+    let t = tenant("acme");
+    let c = &env.compliance;
+    let iam = "i1/111122223333/global/iam";
+    // GIVEN today's run saw bob fixed and carol new.
+    let today = [result(MFA, "bob", Status::Pass), result(MFA, "carol", Status::Fail)];
+    c.record_observation(&t, "run-2", &observation(iam, &[MFA], at(3)), &today, at(3)).await.unwrap();
+
+    // WHEN a job of yesterday's run, collected before today's, is recorded late (a redrive).
+    let yesterday = [result(MFA, "bob", Status::Fail), result(MFA, "erin", Status::Fail)];
+    let late = observation(iam, &[MFA], at(3) - Duration::hours(20));
+    let summary = c.record_observation(&t, "run-1", &late, &yesterday, at(3) + Duration::hours(1)).await.unwrap();
+
+    // THEN bob stays fixed and carol stays (newer observations win); only erin, unknown so far, is added.
+    assert_eq!(summary.outdated, 1, "bob's newer result is kept");
+    assert!(summary.gone.is_empty(), "carol was observed later: {summary:?}");
+    assert_eq!(summary.newly_failing, vec![pair(MFA, "erin")]);
+    let latest: Vec<(String, String)> = c
+        .latest_results(&t, "KC-IAM-01")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.resource_id, r.status.label().to_owned()))
+        .collect();
+    let expected = [("bob", "pass"), ("carol", "fail"), ("erin", "fail")];
+    assert_eq!(latest, expected.map(|(r, s)| (r.to_owned(), s.to_owned())).to_vec());
+}
+
+async fn retiring_an_integrations_scopes_removes_its_results(env: &Env) {
+    let t = tenant("acme");
+    let c = &env.compliance;
+    // GIVEN failures seen by two integrations and one recorded by hand.
+    let i1 = [result(MFA, "bob", Status::Fail), result(ROOT_MFA, "111122223333", Status::Pass)];
+    c.record_observation(&t, "run-1", &observation("i1/a/global/iam", &[MFA, ROOT_MFA], at(2)), &i1, at(2))
+        .await
+        .unwrap();
+    let i12 = [result(MFA, "zed", Status::Fail)];
+    c.record_observation(&t, "run-1", &observation("i12/b/global/iam", &[MFA], at(2)), &i12, at(2)).await.unwrap();
+    c.record_results(&t, "manual", &[result(ROOT_KEYS, "111122223333", Status::Pass)], at(2)).await.unwrap();
+
+    // WHEN integration i1 is deleted.
+    let summary = c.retire_scope(&t, "i1/", at(3)).await.unwrap();
+
+    // THEN only its results go (not i12's, whose id merely starts alike), and bob's failure is resolved.
+    assert_eq!(summary.gone, vec![pair(ROOT_MFA, "111122223333"), pair(MFA, "bob")], "in key order");
+    assert_eq!(summary.resolved, vec![pair(MFA, "bob")]);
+    let left: Vec<String> = c.latest_results(&t, "KC-IAM-02").await.unwrap().into_iter().map(|r| r.check_id).collect();
+    assert_eq!(left, vec![ROOT_KEYS.to_owned()]);
+    assert_eq!(status(env, &t, "KC-IAM-01", at(3)).await, ControlStatus::Failing, "zed still fails");
+    assert_err!(c.retire_scope(&t, "", at(3)).await, ComplianceError::Invalid(_));
+}
+
 on_both_backends!(
+    resources_a_scope_no_longer_reports_lose_their_results,
+    an_older_observation_never_replaces_a_newer_one,
+    retiring_an_integrations_scopes_removes_its_results,
     failures_are_reported_when_they_appear_and_when_they_are_fixed,
     recording_the_same_results_twice_changes_nothing,
     resource_ids_with_any_characters_are_kept_exactly,

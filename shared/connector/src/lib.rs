@@ -15,16 +15,21 @@
 //!    `inconclusive` result with its reason for each check the slice feeds and is acknowledged;
 //! 6. stores each piece of evidence through the ledgered, content-addressed store (identical
 //!    content from a redelivery is the same record), evaluates the built-in checks and the
-//!    tenant's custom checks, and records the results (which reports newly failing and resolved
-//!    findings);
+//!    tenant's custom checks, and records the results as one *observation* of the job's scope
+//!    (`<integration>/<slice>`): what the scope reported before and no longer does is retired (a
+//!    deleted bucket stops failing), unless a refused permission hid it, and a result observed
+//!    later is never rolled back by a late job; newly failing and resolved findings are reported;
 //! 7. marks the job done, counts it in its run exactly once, and publishes `finding.failed`,
 //!    `finding.resolved`, `integration.health_changed` and (for the last job) `run.completed`;
 //!    a completed run also does the tenant's daily upkeep: a signed ledger checkpoint, a
 //!    re-evaluation of every control (the day's snapshots) and the evidence expiry reminders due.
 
+mod findings;
 mod worker;
 
+pub use findings::{
+    FINDING_FAILED, FINDING_RESOLVED, FINDINGS_SOURCE, FindingOrigin, GONE, finding_events, retire_integration,
+};
 pub use worker::{
-    CollectFailure, Collected, Collector, FINDING_FAILED, FINDING_RESOLVED, FINDINGS_SOURCE, LOCK_LEASE, Outcome,
-    SliceScope, Worker, backoff_for, handle_batch,
+    CollectFailure, Collected, Collector, LOCK_LEASE, Outcome, SliceScope, Worker, backoff_for, handle_batch,
 };

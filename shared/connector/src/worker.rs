@@ -16,7 +16,9 @@ use kushim_adapters::secrets::Secrets;
 use kushim_adapters::table::{Condition, Item, Table};
 use kushim_adapters::{AdapterError, keys};
 use kushim_checks::{CheckResult, Evidence, EvidenceContext, InconclusiveReason, Scope, Status};
-use kushim_compliance::Compliance;
+use kushim_compliance::{Compliance, Observation};
+
+use crate::findings::{FindingOrigin, finding_events};
 use kushim_domain::{IntegrationId, Job, JobKind, TenantId};
 use kushim_evidence::{Checkpoints, EvidenceStore, NewEvidence, Source};
 use kushim_integrations::health::sanitize_error;
@@ -28,14 +30,10 @@ use serde_json::json;
 /// How long a job's lock lasts: longer than a connector function's timeout (30 s), far shorter
 /// than the queue's visibility timeout (180 s), so a crashed delivery's retry can take over.
 pub const LOCK_LEASE: Duration = Duration::from_secs(45);
-/// Source of finding events.
-pub const FINDINGS_SOURCE: &str = "kushim.findings";
-/// A (check, resource) pair started failing.
-pub const FINDING_FAILED: &str = "finding.failed";
-/// A failing (check, resource) pair passes again or no longer applies.
-pub const FINDING_RESOLVED: &str = "finding.resolved";
 /// How long collected evidence counts as fresh (collection is daily).
 const FRESHNESS: chrono::Duration = chrono::Duration::hours(48);
+/// Why a finding resolved because its resource is no longer observed.
+const GONE_REASON: &str = "The latest collection of its scope no longer finds this resource.";
 /// Messages of one batch processed at once.
 pub const CONCURRENCY: usize = 4;
 
@@ -251,7 +249,12 @@ impl Worker {
                 let message = sanitize_error(&message);
                 let reason = format!("{code}: {message}");
                 let results = inconclusive_results(&scope, &reason);
-                if let Err(e) = self.record(job, &results, now).await {
+                // Nothing was seen, so nothing earlier is retired; the results carry the scope so
+                // the next complete collection replaces them.
+                let mut observation = self.observation(job, integration_id, now);
+                observation.checks = results.iter().map(|r| r.check_id.clone()).collect();
+                observation.partial = observation.checks.clone();
+                if let Err(e) = self.record(job, &observation, &results, now).await {
                     return storage(e);
                 }
                 self.health_failure(tenant, integration_id, &reason, now).await;
@@ -290,19 +293,37 @@ impl Worker {
         };
         let mut results: Vec<CheckResult> = Vec::new();
         let mut evidence_written = 0u64;
+        let mut observation = self.observation(job, &integration.id, now);
         for c in &collected {
-            let builtin = kushim_checks::evaluate_all(&c.evidence, &c.context, now);
-            let mut checks: BTreeSet<String> = builtin.iter().map(|r| r.check_id.clone()).collect();
-            let mut these = builtin;
+            observation.observed_at = observation.observed_at.min(c.context.collected_at);
+            let mut checks: BTreeSet<String> = BTreeSet::new();
+            let mut these = Vec::new();
+            for check in kushim_checks::registry().iter().filter(|k| k.def().evidence_kind == c.evidence.kind()) {
+                match check.evaluate(&c.evidence, &c.context, now) {
+                    Ok(rs) => {
+                        checks.insert(check.id().to_owned());
+                        if blind_to_scope(&c.context, check.def().permissions) {
+                            observation.partial.insert(check.id().to_owned());
+                        }
+                        these.extend(rs);
+                    }
+                    Err(e) => tracing::warn!(check = check.id(), error = %e, "check could not be evaluated"),
+                }
+            }
             for rule in custom.iter().filter(|r| r.spec.evidence_kind == c.evidence.kind()) {
                 match CompiledRule::compile(rule.spec.clone()).and_then(|r| r.evaluate(&c.evidence, &c.context, now)) {
                     Ok(rs) => {
                         checks.insert(rule.spec.id.clone());
+                        // A custom check declares no permissions: any scope-wide refusal may blind it.
+                        if c.context.permission_errors.iter().any(|d| d.resource.is_none()) {
+                            observation.partial.insert(rule.spec.id.clone());
+                        }
                         these.extend(rs);
                     }
                     Err(e) => tracing::warn!(check = %rule.spec.id, error = %e, "custom check could not be evaluated"),
                 }
             }
+            observation.checks.extend(checks.iter().cloned());
             let controls: BTreeSet<String> = checks
                 .iter()
                 .filter_map(|id| kushim_checks::find_check(id))
@@ -316,7 +337,7 @@ impl Worker {
             }
             results.extend(these);
         }
-        let summary = match self.record(job, &results, now).await {
+        let summary = match self.record(job, &observation, &results, now).await {
             Ok(s) => s,
             Err(e) => return storage(e),
         };
@@ -326,14 +347,8 @@ impl Worker {
             Err(e) => tracing::warn!(error = %e, "could not record the integration's success"),
         }
         if let Some(summary) = summary {
-            let mut events = Vec::new();
-            for (kind, pairs) in [(FINDING_FAILED, &summary.newly_failing), (FINDING_RESOLVED, &summary.resolved)] {
-                for (check, resource) in pairs {
-                    let result = results.iter().find(|r| &r.check_id == check && &r.resource_id == resource);
-                    events.push(finding_event(kind, job, &integration.id, check, resource, result));
-                }
-            }
-            self.publish(events).await;
+            let origin = FindingOrigin { tenant, integration: &integration.id, run_id: Some(job.run_id.as_str()) };
+            self.publish(finding_events(&origin, &summary, &results, GONE_REASON)).await;
         }
         let mut counts = JobCounts { evidence: evidence_written, ..JobCounts::default() };
         for r in &results {
@@ -347,17 +362,34 @@ impl Worker {
         self.finish(job, counts, "collected", now).await
     }
 
-    /// Records results (nothing to do for none); returns the summary of what changed.
+    /// An empty observation of the job's scope (`<integration>/<slice>`), as of `now`.
+    fn observation(&self, job: &Job, integration: &IntegrationId, now: DateTime<Utc>) -> Observation {
+        let slice = match &job.kind {
+            JobKind::Collect { slice, .. } => slice.as_str(),
+            JobKind::Export { .. } => "",
+        };
+        Observation {
+            scope: format!("{integration}/{slice}"),
+            checks: BTreeSet::new(),
+            partial: BTreeSet::new(),
+            observed_at: now,
+        }
+    }
+
+    /// Records an observation's results (nothing to do when it ran no check); returns the summary
+    /// of what changed, including what the scope no longer reports.
     async fn record(
         &self,
         job: &Job,
+        observation: &Observation,
         results: &[CheckResult],
         now: DateTime<Utc>,
     ) -> Result<Option<kushim_compliance::RecordSummary>, kushim_compliance::ComplianceError> {
-        if results.is_empty() {
+        if observation.checks.is_empty() {
             return Ok(None);
         }
-        self.compliance.record_results(&job.tenant_id, job.run_id.as_str(), results, now).await.map(Some)
+        let run = job.run_id.as_str();
+        self.compliance.record_observation(&job.tenant_id, run, observation, results, now).await.map(Some)
     }
 
     /// Counts the job in its run (once), marks it done and releases its lock.
@@ -424,6 +456,14 @@ impl Worker {
     }
 }
 
+/// Whether a refusal for the whole scope hid from a check part of what it needs (one of its
+/// declared permissions was refused for every resource).
+fn blind_to_scope(ctx: &EvidenceContext, permissions: &[&str]) -> bool {
+    ctx.permission_errors
+        .iter()
+        .any(|d| d.resource.is_none() && permissions.iter().any(|p| p.eq_ignore_ascii_case(&d.action)))
+}
+
 /// One inconclusive result per check the slice feeds, for the slice's scope, naming the reason.
 fn inconclusive_results(scope: &SliceScope, reason: &str) -> Vec<CheckResult> {
     kushim_checks::registry()
@@ -485,33 +525,6 @@ fn evidence_for(
     new.controls = controls;
     new.checks = checks;
     new
-}
-
-fn finding_event(
-    kind: &str,
-    job: &Job,
-    integration: &IntegrationId,
-    check: &str,
-    resource: &str,
-    result: Option<&CheckResult>,
-) -> Event {
-    let def = kushim_checks::find_check(check).map(|c| c.def());
-    Event {
-        source: FINDINGS_SOURCE.into(),
-        detail_type: kind.into(),
-        detail: json!({
-            "tenant_id": job.tenant_id,
-            "run_id": job.run_id,
-            "integration_id": integration,
-            "check_id": check,
-            "resource_id": resource,
-            "title": def.map(|d| d.title),
-            "severity": def.map(|d| d.severity),
-            "controls": def.map(|d| d.controls),
-            "status": result.map(|r| r.status.label()),
-            "reason": result.map(|r| r.reason.as_str()),
-        }),
-    }
 }
 
 /// The SQS glue: runs each message of a batch through the worker, acknowledges what is done,

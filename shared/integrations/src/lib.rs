@@ -28,6 +28,6 @@ pub use health::{Admission, Breaker, BreakerConfig, BreakerState, Health, Health
 pub use model::{Credentials, Integration, IntegrationKind, IntegrationSettings, IntegrationStatus};
 pub use planner::{AwsSlicer, JobQueues, PlanReport, PlannedRun, Planner, RunOptions, Slicer, enqueue, plan_run};
 pub use runs::{JobCounts, JobFinished, LockPolicy, Run, RunCounters, RunStatus, Runs, Trigger};
-pub use schedule::{Cadence, Schedule, Schedules};
+pub use schedule::{Cadence, DueCursor, Schedule, Schedules};
 pub use store::{IntegrationPatch, IntegrationStore, NewIntegration};
 pub use tester::{ConnectionReport, ConnectionTester, NotWiredTester, TestContext, TestError};

@@ -213,7 +213,7 @@ impl Runs {
                     .with("tenant_id", run.tenant_id.as_str())
                     .with("run_id", run.id.as_str())
                     .indexed(Key::new(
-                        keys::ACTIVE_RUNS_INDEX,
+                        keys::active_runs_pk(&run.tenant_id),
                         keys::active_run_sk(&index_time(run.deadline), &run.tenant_id, &run.id),
                     )),
                 condition: Some(Condition::NotExists),
@@ -385,38 +385,45 @@ impl Runs {
     /// publish `run.completed` with status `timed_out`).
     pub async fn time_out_stale(&self, now: DateTime<Utc>) -> Result<Vec<Run>> {
         let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let query =
-                Query { sort: SortKey::Le(format!("{}#~", index_time(now))), ..Query::gsi1(keys::ACTIVE_RUNS_INDEX) }
+        for partition in keys::active_runs_partitions() {
+            let mut cursor = None;
+            loop {
+                let query = Query { sort: SortKey::Le(format!("{}#~", index_time(now))), ..Query::gsi1(&partition) }
                     .limit(100)
                     .after(cursor);
-            let page = self.table.query(query).await?;
-            for item in &page.items {
-                let ids = (
-                    item.attrs.get("tenant_id").and_then(Value::as_str).and_then(|t| TenantId::new(t).ok()),
-                    item.attrs.get("run_id").and_then(Value::as_str).and_then(|r| RunId::new(r).ok()),
-                );
-                let (Some(tenant), Some(run)) = ids else {
-                    tracing::warn!(pk = %item.key.pk, sk = %item.key.sk, "malformed running-run entry");
-                    continue;
-                };
-                match self.get(&tenant, &run).await {
-                    Ok(r) if r.status == RunStatus::Running => {
-                        if let Some(closed) = self.close(r, RunStatus::TimedOut, now).await? {
-                            out.push(closed);
-                        }
+                let page = self.table.query(query).await?;
+                for item in &page.items {
+                    if let Some(closed) = self.time_out_entry(item, now).await? {
+                        out.push(closed);
                     }
-                    Ok(_) | Err(Error::NotFound) => {
-                        self.table.delete(&item.key, None).await?;
-                    }
-                    Err(e) => return Err(e),
+                }
+                cursor = page.cursor;
+                if cursor.is_none() {
+                    break;
                 }
             }
-            cursor = page.cursor;
-            if cursor.is_none() {
-                return Ok(out);
+        }
+        Ok(out)
+    }
+
+    /// Times out the run a running-run index entry names, if it is still running; drops the entry
+    /// of a run that has ended or is gone.
+    async fn time_out_entry(&self, item: &Item, now: DateTime<Utc>) -> Result<Option<Run>> {
+        let ids = (
+            item.attrs.get("tenant_id").and_then(Value::as_str).and_then(|t| TenantId::new(t).ok()),
+            item.attrs.get("run_id").and_then(Value::as_str).and_then(|r| RunId::new(r).ok()),
+        );
+        let (Some(tenant), Some(run)) = ids else {
+            tracing::warn!(pk = %item.key.pk, sk = %item.key.sk, "malformed running-run entry");
+            return Ok(None);
+        };
+        match self.get(&tenant, &run).await {
+            Ok(r) if r.status == RunStatus::Running => self.close(r, RunStatus::TimedOut, now).await,
+            Ok(_) | Err(Error::NotFound) => {
+                self.table.delete(&item.key, None).await?;
+                Ok(None)
             }
+            Err(e) => Err(e),
         }
     }
 }

@@ -1,9 +1,10 @@
 //! Collection schedules per tenant and integration: `daily` (02:00 by default), `weekly`,
 //! `monthly` (day 1-28) or `off`, at a wall-clock time in the tenant's IANA time zone.
 //!
-//! Each schedule that is on sits in a **due-index** (GSI1 partition [`keys::DUE_INDEX`], sort key
-//! `<next_due>#<tenant>#<integration>` with `next_due` in UTC RFC 3339), so the planner reads only
-//! what is due (`SK <= now`) and never scans. [`Schedules::advance`] moves `next_due` with a
+//! Each schedule that is on sits in a **due-index** (GSI1 partition `DUE#<shard>` of the tenant,
+//! [`keys::due_index_pk`], sort key `<next_due>#<tenant>#<integration>` with `next_due` in UTC
+//! RFC 3339), so the planner reads only what is due (`SK <= now`) in each shard and never scans;
+//! eight shards keep the index from being one hot partition. [`Schedules::advance`] moves `next_due` with a
 //! condition on its old value: of two planners that read the same due schedule, one advances it
 //! and the other learns it lost, so a schedule never fires twice.
 //!
@@ -24,6 +25,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::{Error, Result};
+
+/// Where a walk over the due-index stopped: which partition, and where in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueCursor {
+    partition: usize,
+    inner: Option<Cursor>,
+}
 
 /// A wall-clock time of day, written `HH:MM`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -233,7 +241,7 @@ impl Schedule {
         let mut item = Item { attrs, ..Item::new(keys::integration_schedule(&self.tenant_id, &self.integration_id)) };
         if let Some(due) = self.next_due {
             item.gsi1 = Some(Key::new(
-                keys::DUE_INDEX,
+                keys::due_index_pk(&self.tenant_id),
                 keys::due_index_sk(&index_time(due), &self.tenant_id, &self.integration_id),
             ));
         }
@@ -316,19 +324,31 @@ impl Schedules {
         Err(Error::Contention("schedule"))
     }
 
-    /// One page of schedules due at `now` (next_due ≤ now), oldest first.
+    /// One page of schedules due at `now` (next_due ≤ now), shard by shard, oldest first within
+    /// each shard; pass the returned cursor back for the next page (`None` when all are read).
     pub async fn due(
         &self,
         now: DateTime<Utc>,
         limit: u32,
-        cursor: Option<Cursor>,
-    ) -> Result<(Vec<Schedule>, Option<Cursor>)> {
-        let query = Query { sort: SortKey::Le(format!("{}#~", index_time(now))), ..Query::gsi1(keys::DUE_INDEX) }
-            .limit(limit)
-            .after(cursor);
-        let page = self.table.query(query).await?;
-        let schedules = page.items.iter().map(Item::parse).collect::<std::result::Result<Vec<Schedule>, _>>()?;
-        Ok((schedules, page.cursor))
+        cursor: Option<DueCursor>,
+    ) -> Result<(Vec<Schedule>, Option<DueCursor>)> {
+        let partitions = keys::due_index_partitions();
+        let (mut at, mut inner) = cursor.map_or((0, None), |c| (c.partition, c.inner));
+        let mut out = Vec::new();
+        while at < partitions.len() && out.len() < limit as usize {
+            let query = Query { sort: SortKey::Le(format!("{}#~", index_time(now))), ..Query::gsi1(&partitions[at]) }
+                .limit(limit - out.len() as u32)
+                .after(inner.take());
+            let page = self.table.query(query).await?;
+            for item in &page.items {
+                out.push(item.parse::<Schedule>()?);
+            }
+            match page.cursor {
+                Some(c) => inner = Some(c),
+                None => at += 1,
+            }
+        }
+        Ok((out, (at < partitions.len()).then_some(DueCursor { partition: at, inner })))
     }
 
     /// Advances a due schedule past `now`; `None` when another planner (or a person changing the

@@ -187,6 +187,31 @@ async fn the_due_index_pages_only_due_schedules_and_advance_fires_once() {
 }
 
 #[tokio::test]
+async fn a_schedule_indexed_before_sharding_still_fires_and_moves_to_its_shard() {
+    // GIVEN a schedule whose due-index entry sits in the unsharded `DUE` partition.
+    let e = env();
+    let t = tenant("legacy");
+    e.store.connect(&t, aws("a", "123456789012", None), utc("2026-05-01T00:00:00Z")).await.unwrap();
+    let schedules = Schedules::new(e.table.clone());
+    let at = utc("2026-05-01T02:30:00Z");
+    let due = schedules.due(at, 10, None).await.unwrap().0;
+    let key = keys::integration_schedule(&t, &due[0].integration_id);
+    let mut item = e.table.get(&key).await.unwrap().unwrap();
+    assert_eq!(item.gsi1.as_ref().unwrap().pk, keys::due_index_pk(&t), "new schedules go to the tenant's shard");
+    let sk = item.gsi1.as_ref().unwrap().sk.clone();
+    item.gsi1 = Some(kushim_adapters::table::Key::new(keys::DUE_INDEX, sk));
+    e.table.put(item, None).await.unwrap();
+
+    // WHEN the planner reads the due-index, THEN it is found, and advancing it re-indexes it in its shard.
+    let due = schedules.due(at, 10, None).await.unwrap().0;
+    assert_eq!(due.len(), 1);
+    schedules.advance(&due[0], chrono_tz::Tz::UTC, at).await.unwrap().unwrap();
+    let moved = e.table.get(&key).await.unwrap().unwrap();
+    assert_eq!(moved.gsi1.unwrap().pk, keys::due_index_pk(&t));
+    assert!(schedules.due(at, 10, None).await.unwrap().0.is_empty());
+}
+
+#[tokio::test]
 async fn schedules_follow_the_tenants_zone_across_the_spring_forward_day() {
     let e = env();
     let t = tenant("berlin");
