@@ -478,3 +478,54 @@ async fn given_a_failing_bucket_deleted_then_the_next_run_resolves_it_as_gone() 
     assert!(retired.unwrap().gone.iter().any(|(c, r)| c == VERSIONING && r == "data"));
     assert!(results_of(&env, control, VERSIONING).await.is_empty());
 }
+
+#[tokio::test]
+async fn given_a_run_that_no_longer_plans_a_slice_then_its_results_are_retired_when_the_run_completes() {
+    let env = env();
+    let integration = env.connect(ACCOUNT, ROLE).await;
+    known_regions(&env, &integration).await;
+    let worker = env.worker(scripted(|_, slice| {
+        Ok(if slice.ends_with("/iam") { password_policy(slice) } else { buckets(&[("data", true)], false) })
+    }));
+    let events = capture_events(&env);
+    let slicer_of = |families: &'static [&'static str]| {
+        AwsSlicer::new(Arc::new(move |a: &str, _r: &[String]| {
+            families.iter().map(|f| format!("{a}/global/{f}")).collect()
+        }))
+    };
+    let password_control = kushim_checks::find_check("aws.iam.password_policy_min_length").unwrap().def().controls[0];
+    let password_results = || async {
+        let all = Compliance::new(env.set.table.clone()).latest_results(&env.tenant, password_control).await.unwrap();
+        all.into_iter().filter(|r| r.check_id.starts_with("aws.iam.password_policy")).count()
+    };
+
+    // GIVEN a run covering IAM and S3: the missing password policy fails.
+    let (run, jobs) = env.run(&integration, &slicer_of(&["iam", "s3"])).await;
+    assert_eq!(run.slices[&integration.id], vec![format!("{ACCOUNT}/global/iam"), format!("{ACCOUNT}/global/s3")]);
+    for job in &jobs {
+        assert!(matches!(worker.process(job, 1, Utc::now()).await, Outcome::Done { .. }));
+    }
+    let before = password_results().await;
+    assert!(before > 0, "the password policy checks were recorded");
+
+    // WHEN the next run no longer plans the IAM slice (say, the account moved out of scope) and completes.
+    let (_, jobs) = env.run(&integration, &slicer_of(&["s3"])).await;
+    for job in &jobs {
+        assert!(matches!(worker.process(job, 1, Utc::now()).await, Outcome::Done { run_completed: true, .. }));
+    }
+
+    // THEN the IAM slice's results are retired and its failures resolved; S3's stay.
+    assert_eq!(password_results().await, 0);
+    let versioning = kushim_checks::find_check("aws.s3.bucket_versioning").unwrap().def().controls[0];
+    assert_eq!(results_of(&env, versioning, "aws.s3.bucket_versioning").await, pairs(&[("data", "pass")]));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let gone: Vec<serde_json::Value> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(k, d)| k == "finding.resolved" && d["status"] == "gone")
+        .map(|(_, d)| d.clone())
+        .collect();
+    assert_eq!(gone.len(), 4, "the four failing password-policy checks: {gone:?}");
+    assert!(gone.iter().all(|d| d["reason"].as_str().unwrap().contains("no longer covers")), "{gone:?}");
+}

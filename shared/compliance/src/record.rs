@@ -315,6 +315,19 @@ impl Compliance {
         scope_prefix: &str,
         now: DateTime<Utc>,
     ) -> Result<RecordSummary> {
+        self.retire_scopes_except(tenant, scope_prefix, &BTreeSet::new(), now).await
+    }
+
+    /// Retires every result whose scope lies under `scope_prefix` but is not one of `keep` (e.g.
+    /// an integration's scopes that its latest run no longer plans: a removed account, a region
+    /// no longer enabled), as [`Compliance::retire_scope`] does.
+    pub async fn retire_scopes_except(
+        &self,
+        tenant: &TenantId,
+        scope_prefix: &str,
+        keep: &BTreeSet<String>,
+        now: DateTime<Utc>,
+    ) -> Result<RecordSummary> {
         if scope_prefix.is_empty() {
             return Err(ComplianceError::Invalid("a scope prefix must not be empty".into()));
         }
@@ -322,8 +335,11 @@ impl Compliance {
         let retired: Vec<StoredResult> = load_all_results(self.table.as_ref(), tenant)
             .await?
             .into_iter()
-            .filter(|old| old.scope.as_deref().is_some_and(|s| s.starts_with(scope_prefix)))
+            .filter(|old| old.scope.as_ref().is_some_and(|s| s.starts_with(scope_prefix) && !keep.contains(s)))
             .collect();
+        if retired.is_empty() {
+            return Ok(summary);
+        }
         let deletes = retired.iter().map(|old| summary.retire(tenant, old)).collect();
         summary.written = self.write_batches(deletes).await?;
         self.reevaluate_checks(tenant, retired.iter().map(|r| r.check_id.as_str()), now, &mut summary).await?;

@@ -558,14 +558,27 @@ async fn retiring_an_integrations_scopes_removes_its_results(env: &Env) {
     c.record_observation(&t, "run-1", &observation("i12/b/global/iam", &[MFA], at(2)), &i12, at(2)).await.unwrap();
     c.record_results(&t, "manual", &[result(ROOT_KEYS, "111122223333", Status::Pass)], at(2)).await.unwrap();
 
+    // WHEN i1's run no longer plans its IAM slice but keeps another, THEN only the IAM results go.
+    let s3 = [result(ROOT_KEYS, "444455556666", Status::Fail)];
+    c.record_observation(&t, "run-1", &observation("i1/a/global/s3", &[ROOT_KEYS], at(2)), &s3, at(2)).await.unwrap();
+    let keep = BTreeSet::from(["i1/a/global/s3".to_owned(), "i1/b/global/iam".to_owned()]);
+    let summary = c.retire_scopes_except(&t, "i1/", &keep, at(3)).await.unwrap();
+    assert_eq!(summary.gone, vec![pair(ROOT_MFA, "111122223333"), pair(MFA, "bob")]);
+    assert_eq!(c.retire_scopes_except(&t, "i1/", &keep, at(3)).await.unwrap().gone, vec![], "nothing left to retire");
+
     // WHEN integration i1 is deleted.
+    c.record_observation(&t, "run-2", &observation("i1/a/global/iam", &[MFA, ROOT_MFA], at(3)), &i1, at(3))
+        .await
+        .unwrap();
     let summary = c.retire_scope(&t, "i1/", at(3)).await.unwrap();
 
     // THEN only its results go (not i12's, whose id merely starts alike), and bob's failure is resolved.
-    assert_eq!(summary.gone, vec![pair(ROOT_MFA, "111122223333"), pair(MFA, "bob")], "in key order");
-    assert_eq!(summary.resolved, vec![pair(MFA, "bob")]);
-    let left: Vec<String> = c.latest_results(&t, "KC-IAM-02").await.unwrap().into_iter().map(|r| r.check_id).collect();
-    assert_eq!(left, vec![ROOT_KEYS.to_owned()]);
+    let expected = vec![pair(ROOT_KEYS, "444455556666"), pair(ROOT_MFA, "111122223333"), pair(MFA, "bob")];
+    assert_eq!(summary.gone, expected, "in key order");
+    assert_eq!(summary.resolved, vec![pair(ROOT_KEYS, "444455556666"), pair(MFA, "bob")]);
+    let left: Vec<(String, String)> =
+        c.latest_results(&t, "KC-IAM-02").await.unwrap().into_iter().map(|r| (r.check_id, r.resource_id)).collect();
+    assert_eq!(left, vec![(ROOT_KEYS.to_owned(), "111122223333".to_owned())], "the one recorded by hand");
     assert_eq!(status(env, &t, "KC-IAM-01", at(3)).await, ControlStatus::Failing, "zed still fails");
     assert_err!(c.retire_scope(&t, "", at(3)).await, ComplianceError::Invalid(_));
 }

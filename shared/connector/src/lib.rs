@@ -21,8 +21,10 @@
 //!    later is never rolled back by a late job; newly failing and resolved findings are reported;
 //! 7. marks the job done, counts it in its run exactly once, and publishes `finding.failed`,
 //!    `finding.resolved`, `integration.health_changed` and (for the last job) `run.completed`;
-//!    a completed run also does the tenant's daily upkeep: a signed ledger checkpoint, a
-//!    re-evaluation of every control (the day's snapshots) and the evidence expiry reminders due.
+//!    a completed run also does the tenant's daily upkeep: it retires the results of slices the
+//!    run no longer planned (a removed account, a region no longer enabled), signs a ledger
+//!    checkpoint, re-evaluates every control (the day's snapshots) and sends the evidence expiry
+//!    reminders due.
 
 mod findings;
 mod worker;

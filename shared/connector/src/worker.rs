@@ -22,7 +22,7 @@ use crate::findings::{FindingOrigin, finding_events};
 use kushim_domain::{IntegrationId, Job, JobKind, TenantId};
 use kushim_evidence::{Checkpoints, EvidenceStore, NewEvidence, Source};
 use kushim_integrations::health::sanitize_error;
-use kushim_integrations::{Admission, Breaker, Integration, IntegrationStatus, IntegrationStore, JobCounts, Runs};
+use kushim_integrations::{Admission, Breaker, Integration, IntegrationStatus, IntegrationStore, JobCounts, Run, Runs};
 use kushim_lambda::sqs::{MessageError, drive_batch};
 use kushim_rules::CompiledRule;
 use serde_json::json;
@@ -34,6 +34,8 @@ pub const LOCK_LEASE: Duration = Duration::from_secs(45);
 const FRESHNESS: chrono::Duration = chrono::Duration::hours(48);
 /// Why a finding resolved because its resource is no longer observed.
 const GONE_REASON: &str = "The latest collection of its scope no longer finds this resource.";
+/// Why a finding resolved because its integration no longer covers where the resource was.
+const NOT_COVERED_REASON: &str = "The integration no longer covers the account or region this resource was in.";
 /// Messages of one batch processed at once.
 pub const CONCURRENCY: usize = 4;
 
@@ -401,7 +403,7 @@ impl Worker {
                 if let Some(run) = finished.completed {
                     run_completed = true;
                     self.publish(vec![kushim_integrations::events::run_completed(&run)]).await;
-                    self.after_run(tenant, now).await;
+                    self.after_run(&run, now).await;
                 }
             }
             Err(kushim_integrations::Error::NotFound) => {
@@ -426,10 +428,23 @@ impl Worker {
     }
 
     /// The tenant's daily upkeep, done when one of its runs completes (scheduled runs are daily):
-    /// sign the ledger head (a checkpoint a day), re-evaluate every control so the day has a
-    /// snapshot even where nothing changed (and expired exceptions or evidence show), and send the
-    /// evidence expiry reminders that are due. Failures are logged; the next run tries again.
-    async fn after_run(&self, tenant: &TenantId, now: DateTime<Utc>) {
+    /// retire what each integration no longer covers (results of slices the run did not plan: a
+    /// removed account, a region no longer enabled), sign the ledger head (a checkpoint a day),
+    /// re-evaluate every control so the day has a snapshot even where nothing changed (and
+    /// expired exceptions or evidence show), and send the evidence expiry reminders that are due.
+    /// Failures are logged; the next run tries again.
+    async fn after_run(&self, run: &Run, now: DateTime<Utc>) {
+        let tenant = &run.tenant_id;
+        for (integration, slices) in &run.slices {
+            let keep: BTreeSet<String> = slices.iter().map(|s| format!("{integration}/{s}")).collect();
+            match self.compliance.retire_scopes_except(tenant, &format!("{integration}/"), &keep, now).await {
+                Ok(summary) => {
+                    let origin = FindingOrigin { tenant, integration, run_id: Some(run.id.as_str()) };
+                    self.publish(finding_events(&origin, &summary, &[], NOT_COVERED_REASON)).await;
+                }
+                Err(e) => tracing::warn!(error = %e, "could not retire what the integration no longer covers"),
+            }
+        }
         if let Err(e) = self.checkpoints.checkpoint(tenant, now).await {
             tracing::warn!(error = %e, "could not checkpoint the ledger after the run");
         }

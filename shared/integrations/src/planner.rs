@@ -205,6 +205,7 @@ pub fn plan_run(
     let run_id = RunId::generate();
     let mut jobs = Vec::new();
     let mut included = Vec::new();
+    let mut planned = std::collections::BTreeMap::new();
     for integration in integrations {
         let slices = slicer.slices(integration);
         if let Some(bad) = slices.iter().find(|s| !valid_slice(s)) {
@@ -214,6 +215,7 @@ pub fn plan_run(
             continue;
         }
         included.push(integration.id.clone());
+        planned.insert(integration.id.clone(), slices.clone());
         for slice in slices {
             let key = idempotency_key(&run_id, &integration.id, &slice);
             jobs.push(Job {
@@ -238,6 +240,7 @@ pub fn plan_run(
         status: RunStatus::Running,
         completed_at: None,
         counters: RunCounters { total: jobs.len() as u64, ..RunCounters::default() },
+        slices: planned,
     };
     Ok(PlannedRun { run, jobs })
 }

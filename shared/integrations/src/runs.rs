@@ -10,6 +10,7 @@
 //! - on-demand runs take a per-integration lock (TTL = the run's deadline): a second on-demand run
 //!   of an integration that has a running run is refused with [`Error::Busy`].
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -113,6 +114,11 @@ pub struct Run {
     /// Counters.
     #[serde(flatten)]
     pub counters: RunCounters,
+    /// The slices planned for each integration: everything its collection covers in this run, so
+    /// what an integration no longer covers (a removed account, a region no longer enabled) can
+    /// be retired when the run completes. Empty for runs planned before it was recorded.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub slices: BTreeMap<IntegrationId, Vec<String>>,
 }
 
 impl Run {
@@ -450,6 +456,7 @@ mod tests {
             status: RunStatus::Running,
             completed_at: None,
             counters: RunCounters { total, ..RunCounters::default() },
+            slices: BTreeMap::new(),
         }
     }
 
