@@ -241,6 +241,7 @@ async fn quick_tour(aws: bool) {
         assert!(!captured.contains(&secret), "a credential leaked into the logs");
     }
     assert!(captured.contains("request"), "the log capture saw nothing, so the leak check above proves nothing");
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }
 
@@ -297,6 +298,7 @@ async fn rbac_matrix_every_role_on_every_route() {
         }
     }
     assert_eq!(checked, routes.len() * 5);
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }
 
@@ -354,6 +356,7 @@ async fn cross_tenant(aws: bool) {
     let still = api.call("GET", &format!("/v1/users/{}", a_ids[0]), Some(&a_token), None, None).await;
     assert_eq!(still.status, 200);
     assert_eq!(still.body["role"], "member");
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }
 
@@ -391,6 +394,7 @@ async fn forged_and_tampered_tokens_get_401_problems() {
     assert_problem(&r, 401, "unauthenticated");
     let ok = api.call("GET", "/v1/me", Some(&t), None, None).await;
     assert_eq!(ok.status, 200);
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }
 
@@ -412,6 +416,7 @@ async fn idempotency_key_replays_and_refuses_a_different_body() {
     let other =
         api.call("POST", "/v1/api-keys", Some(&t), Some(json!({"name": "other", "role": "member"})), Some("k-1")).await;
     assert_problem(&other, 422, "idempotency-key-reuse");
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }
 
@@ -449,6 +454,7 @@ async fn bad_input_gets_precise_problems_and_every_response_has_security_headers
             assert!(r.headers.contains_key(h), "missing security header {h}");
         }
     }
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }
 
@@ -481,6 +487,7 @@ async fn repeated_wrong_passwords_lock_the_account() {
     let retry: u64 =
         locked.headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap();
     assert!((1..=30).contains(&retry), "retry after {retry}");
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }
 
@@ -515,6 +522,7 @@ async fn a_tenant_over_its_budget_gets_429_with_retry_after_and_other_tenants_do
     );
     let other = api.call("GET", "/v1/users", Some(&b), None, None).await;
     assert_eq!(other.status, 200, "another tenant keeps its own budget");
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }
 
@@ -534,5 +542,6 @@ async fn refused_mutations_are_audited_as_failures() {
     assert_eq!(items[0]["outcome"], "failure");
     assert_eq!(items[0]["role"], "viewer");
     assert_eq!(items[0]["target"], "POST /v1/api-keys -> 403");
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }

@@ -189,5 +189,6 @@ async fn a_seeded_aws_account_connected_through_the_api_yields_failing_controls_
     let after = public_results().await;
     assert!(!after.iter().any(|i| i["resource_id"].as_str().unwrap().contains(&seeded.buckets.public)), "{after:?}");
     assert!(after.iter().any(|i| i["resource_id"].as_str().unwrap().contains(&seeded.buckets.kms)), "{after:?}");
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }

@@ -243,6 +243,7 @@ async fn compliance_reads(aws: bool) {
     assert_eq!(ok(&theirs)["days"], json!([]));
     let theirs = api.get("/v1/controls?status=failing", &other).await;
     assert_eq!(ok(&theirs)["items"], json!([]));
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }
 

@@ -126,6 +126,7 @@ async fn exception_flow(aws: bool) {
     for action in ["exception.request", "exception.approve", "exception.revoke"] {
         assert!(actions.contains(&action), "{action} is not audited: {actions:?}");
     }
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }
 
@@ -248,5 +249,6 @@ async fn custom_checks_are_validated_created_listed_updated_and_deleted() {
     for action in ["custom_check.create", "custom_check.update", "custom_check.delete"] {
         assert!(actions.contains(&action), "{action} is not audited: {actions:?}");
     }
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }

@@ -162,6 +162,7 @@ async fn exports_flow(aws: bool) {
     let events = api.call("GET", "/v1/audit-events", &owner_t, None, None).await;
     let creates = events.body["items"].as_array().unwrap().iter().filter(|e| e["action"] == "export.create").count();
     assert_eq!(creates, 2, "{}", events.text);
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }
 

@@ -98,6 +98,7 @@ async fn integration_flow(aws: bool) {
     {
         assert!(actions.contains(&action), "{action} missing from {actions:?}");
     }
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }
 

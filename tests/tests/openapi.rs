@@ -228,5 +228,6 @@ async fn the_platform_serves_the_document_and_the_docs_page() {
     for (method, path) in template_routes().keys() {
         assert!(page.contains(&format!("<code>{path}</code>")), "the docs page does not show {method} {path}");
     }
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }

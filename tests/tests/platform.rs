@@ -90,6 +90,7 @@ async fn embedded_health_routes_and_jobs() {
     health_is_green(&platform).await;
     unknown_routes_get_problems(&platform).await;
     jobs_flow_through_the_queue(&platform).await;
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }
 
@@ -100,6 +101,7 @@ async fn aws_health_routes_and_jobs_on_moto() {
     health_is_green(&platform).await;
     unknown_routes_get_problems(&platform).await;
     jobs_flow_through_the_queue(&platform).await;
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }
 
@@ -112,6 +114,7 @@ async fn embedded_state_survives_a_restart() {
     // A message queued before the stop must still be there after it.
     let queue = platform.queue().unwrap();
     queue.send_all("JobsDeadLetterQueue", vec![kushim_adapters::queue::OutgoingMessage::new("kept")]).await.unwrap();
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 
     let platform = start(dir.path(), BackendChoice::Embedded).await;
@@ -120,6 +123,7 @@ async fn embedded_state_survives_a_restart() {
     let kept = platform.queue().unwrap().receive("JobsDeadLetterQueue", 10, Duration::ZERO, None).await.unwrap();
     assert_eq!(kept.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["kept"]);
     health_is_green(&platform).await;
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }
 
@@ -135,6 +139,7 @@ async fn a_broken_backend_turns_health_red_and_names_it() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["failing"], serde_json::json!(["blobs"]));
     assert_eq!(body["checks"]["table"]["status"], "ok");
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }
 
@@ -174,6 +179,7 @@ async fn embedded_evidence_bucket_applies_default_retention() {
     let dir = tempfile::tempdir().unwrap();
     let platform = start(dir.path(), BackendChoice::Embedded).await;
     default_retention_locks_evidence(&platform).await;
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }
 
@@ -182,5 +188,6 @@ async fn aws_evidence_bucket_applies_default_retention_on_moto() {
     let dir = tempfile::tempdir().unwrap();
     let platform = start(dir.path(), aws_backend().await).await;
     default_retention_locks_evidence(&platform).await;
+    assert_eq!(platform.permissions.violations(), Vec::<String>::new(), "ungranted IAM actions");
     platform.shutdown().await;
 }

@@ -9,6 +9,7 @@ pub mod dlq_cli;
 pub mod env;
 pub mod evidence_cli;
 pub mod gateway;
+pub mod permissions;
 pub mod platform;
 pub mod registry;
 pub mod run_cli;

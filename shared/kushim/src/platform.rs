@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 use crate::consumers::{self, Consumer};
 use crate::env::{ResourceNames, function_env};
 use crate::gateway::{self, Gateway};
+use crate::permissions::{self, PermissionAudit};
 use crate::registry::{self, Handler};
 use crate::scheduler::{self, ScheduledTarget};
 
@@ -100,10 +101,23 @@ pub struct Platform {
     pub backends: Backends,
     /// The embedded adapters, when running embedded.
     pub embedded: Option<EmbeddedSet>,
+    /// Calls functions made that their IAM policies in the template do not grant.
+    pub permissions: PermissionAudit,
     handlers: Arc<BTreeMap<String, Handler>>,
     schedules: Vec<ScheduledTarget>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
+}
+
+/// Creates the secrets the template declares with a generated value (as CloudFormation does at
+/// deploy time), unless they exist, so functions find them as they would on AWS.
+async fn provision_secrets(template: &Template, backends: &Backends) -> Result<(), PlatformError> {
+    let Some(secrets) = &backends.secrets else { return Ok(()) };
+    for name in permissions::declared_secrets(template).values() {
+        let value = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        secrets.create_if_absent(name, value.into()).await?;
+    }
+    Ok(())
 }
 
 async fn create_embedded_queues(set: &EmbeddedSet, template: &Template) -> Result<(), PlatformError> {
@@ -219,12 +233,16 @@ impl Platform {
         let Opened { names, backends, embedded, env: backend_env } =
             open_backends(&options.backend, &options.data_dir).await?;
 
+        provision_secrets(template, &backends).await?;
         let mut handlers = BTreeMap::new();
+        let permissions = PermissionAudit::default();
         for f in &template.functions {
             let env = function_env(template, f, &names, &backend_env);
             let config = Config::from_lookup(env)
                 .map_err(|source| PlatformError::Config { binary: f.binary.clone(), source })?;
-            let handler = registry::build(&f.binary, &config, &backends)
+            // Each function reaches the cloud only through ports that check its IAM policy.
+            let own = permissions::audited(&backends, template, f, &names, &permissions);
+            let handler = registry::build(&f.binary, &config, &own)
                 .map_err(|source| PlatformError::Config { binary: f.binary.clone(), source })?
                 .ok_or_else(|| PlatformError::UnknownFunction(f.binary.clone()))?;
             handlers.insert(f.binary.clone(), handler);
@@ -304,7 +322,7 @@ impl Platform {
                 schedules.push(target);
             }
         }
-        Ok(Self { url, names, backends, embedded, handlers, schedules, shutdown, tasks })
+        Ok(Self { url, names, backends, embedded, permissions, handlers, schedules, shutdown, tasks })
     }
 
     /// Fires a schedule now (by its event name in the template), as the scheduler would.
