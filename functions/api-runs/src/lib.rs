@@ -2,12 +2,14 @@
 //! named integrations, or every active one that has a connector), records it and enqueues its
 //! jobs at once, then answers 202; at most one run per integration may be running at a time, so a
 //! second request while one runs gets a 409 with the stable type `run-in-progress`. Everyone in the
-//! tenant can read runs and their counters.
+//! tenant can read runs, their counters and where each of their jobs stands
+//! (`GET /v1/runs/{run_id}/jobs`: collected, failed and why, retrying with the last error, ...).
 
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use kushim_adapters::table::Table;
+use kushim_adapters::keys;
+use kushim_adapters::table::{Query, Table, query_all};
 use kushim_api::audit;
 use kushim_api::idempotency;
 use kushim_api::openapi as problems;
@@ -16,7 +18,8 @@ use kushim_api::{Access, ApiError, Ctx, Response, Route, body, dispatch};
 use kushim_domain::{IntegrationId, Permission, RunId};
 use kushim_identity::signing::CursorKey;
 use kushim_integrations::runs::{RunStatus, Trigger};
-use kushim_integrations::{AwsSlicer, JobQueues, Planner, Run, Runs, Slicer};
+use kushim_integrations::{AwsSlicer, JobOutcome, JobQueues, Planner, Run, Runs, Slicer};
+use kushim_lambda::deadletter::LastFailure;
 use kushim_lambda::problem::json_response;
 use kushim_lambda::{Backends, Config, ConfigError, Problem};
 use lambda_http::Request;
@@ -81,6 +84,12 @@ pub fn routes() -> Vec<Route<State>> {
             path: "/v1/runs/{run_id}",
             access: Requires(Permission::RunsRead),
             handler: |s, c| Box::pin(get(s, c)),
+        },
+        Route {
+            method: "GET",
+            path: "/v1/runs/{run_id}/jobs",
+            access: Requires(Permission::RunsRead),
+            handler: |s, c| Box::pin(jobs(s, c)),
         },
     ]
 }
@@ -342,9 +351,202 @@ async fn get(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     Ok(json_response(StatusCode::OK, &RunDetail::from(&run)))
 }
 
+/// Where one job of a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum JobState {
+    /// Evidence collected and checks evaluated.
+    Collected,
+    /// Ended for good (access denied, invalid credentials); its checks are inconclusive with the reason.
+    Failed,
+    /// Not collected on purpose (the integration was paused or deleted).
+    Skipped,
+    /// Failed for now and waiting for its next attempt (after 5 it rests in the dead-letter queue).
+    Retrying,
+    /// Not started yet.
+    Pending,
+    /// Never finished, and the run is over (it timed out): see the dead-letter queue.
+    Unfinished,
+}
+
+/// What one job counted.
+#[derive(Debug, Serialize, ToSchema)]
+struct JobCountsView {
+    /// Passing check results.
+    passed: u64,
+    /// Failing check results.
+    failed: u64,
+    /// Undecided results.
+    inconclusive: u64,
+    /// Results that do not apply.
+    not_applicable: u64,
+    /// Evidence records written.
+    evidence: u64,
+}
+
+/// One job of a run: one slice of one integration.
+#[derive(Debug, Serialize, ToSchema)]
+struct RunJob {
+    /// The integration.
+    integration_id: String,
+    /// The slice (for AWS `<account>/<region|global>/<family>`).
+    #[schema(example = "123456789012/eu-west-1/config")]
+    slice: String,
+    /// Where it stands.
+    state: JobState,
+    /// `collected`, or why it failed or was skipped, or its last error while retrying.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+    /// When it finished (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    finished_at: Option<String>,
+    /// What it counted, once finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    counts: Option<JobCountsView>,
+    /// Failed attempts so far (the delivery that failed last).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts: Option<u32>,
+    /// When the last attempt failed (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    last_failed_at: Option<String>,
+}
+
+/// Every job of a run.
+#[derive(Debug, Serialize, ToSchema)]
+struct RunJobs {
+    /// The run's jobs by integration and slice (those in the requested states).
+    items: Vec<RunJob>,
+}
+
+fn epoch(seconds: i64) -> Option<String> {
+    DateTime::from_timestamp(seconds, 0).map(rfc3339)
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/runs/{run_id}/jobs",
+    operation_id = "listRunJobs",
+    tag = "runs",
+    summary = "List a run's jobs",
+    description = "Every job of the run (one per integration slice) and where it stands: collected, failed for \
+        good (with the reason), skipped, retrying (with the last error and attempts), pending, or unfinished when \
+        the run timed out. Filter with `state`, e.g. `?state=failed,retrying`.",
+    params(
+        ("run_id" = String, Path, description = "The run's id."),
+        ("state" = Option<String>, Query, description = "Comma-separated states to keep (default: all)."),
+    ),
+    responses(
+        (status = 200, description = "The run's jobs.", body = RunJobs),
+        (status = 400, response = problems::BadRequest),
+        (status = 401, response = problems::Unauthorized),
+        (status = 403, response = problems::Forbidden),
+        (status = 404, response = problems::NotFound),
+        (status = 429, response = problems::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
+async fn jobs(state: &State, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
+    let p = ctx.principal()?;
+    let wanted: Option<Vec<JobState>> = match ctx.query("state") {
+        None => None,
+        Some(raw) => Some(
+            raw.split(',')
+                .map(|s| {
+                    serde_json::from_value(serde_json::Value::String(s.trim().to_owned()))
+                        .map_err(|_| ApiError::Validation(format!("unknown job state {s:?}")))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    let id = RunId::new(ctx.path_param("run_id")?).map_err(|_| ApiError::NotFound)?;
+    let run = state.runs.get(&p.tenant_id, &id).await.map_err(api_error)?;
+    let done =
+        kushim_integrations::finished_jobs(state.table.as_ref(), &p.tenant_id, &run.id).await.map_err(api_error)?;
+    let failures = last_failures(state.table.as_ref(), &p.tenant_id, &run.id).await?;
+    // Every planned slice, and (for runs planned before slices were recorded) every job heard of.
+    let run_id = &run.id;
+    let mut keys: std::collections::BTreeSet<String> = run
+        .slices
+        .iter()
+        .flat_map(|(i, slices)| slices.iter().map(move |s| kushim_integrations::planner::idempotency_key(run_id, i, s)))
+        .collect();
+    keys.extend(done.keys().cloned());
+    keys.extend(failures.keys().cloned());
+    let mut items = Vec::new();
+    for key in &keys {
+        let Some((integration, slice)) = key.strip_prefix(&format!("{}/", run.id)).and_then(|k| k.split_once('/'))
+        else {
+            continue;
+        };
+        let failure = failures.get(key);
+        let mut job = RunJob {
+            integration_id: integration.to_owned(),
+            slice: slice.to_owned(),
+            state: JobState::Pending,
+            note: None,
+            finished_at: None,
+            counts: None,
+            attempts: failure.map(|f| f.receive_count),
+            last_failed_at: failure.and_then(|f| epoch(f.failed_at)),
+        };
+        match (done.get(key), failure) {
+            (Some(marker), _) => {
+                job.state = match marker.outcome() {
+                    JobOutcome::Collected => JobState::Collected,
+                    JobOutcome::Failed => JobState::Failed,
+                    JobOutcome::Skipped => JobState::Skipped,
+                };
+                job.note = Some(marker.note.clone());
+                job.finished_at = epoch(marker.finished_at);
+                let c = &marker.counts;
+                job.counts = Some(JobCountsView {
+                    passed: c.passed,
+                    failed: c.failed,
+                    inconclusive: c.inconclusive,
+                    not_applicable: c.not_applicable,
+                    evidence: c.evidence,
+                });
+            }
+            (None, Some(f)) => {
+                job.state = JobState::Retrying;
+                job.note = Some(f.last_error.clone());
+            }
+            (None, None) if run.status != RunStatus::Running => job.state = JobState::Unfinished,
+            (None, None) => {}
+        }
+        if wanted.as_ref().is_none_or(|w| w.contains(&job.state)) {
+            items.push(job);
+        }
+    }
+    Ok(json_response(StatusCode::OK, &RunJobs { items }))
+}
+
+/// The last failures of a run's jobs, by idempotency key.
+async fn last_failures(
+    table: &dyn Table,
+    tenant: &kushim_domain::TenantId,
+    run: &RunId,
+) -> Result<std::collections::BTreeMap<String, LastFailure>, ApiError> {
+    let prefix = format!("{}{run}/", keys::JOB_FAILURE_PREFIX);
+    let items = query_all(table, Query::partition(keys::tenant_pk(tenant)).begins_with(prefix)).await?;
+    let mut out = std::collections::BTreeMap::new();
+    for item in &items {
+        let key = item.key.sk.strip_prefix(keys::JOB_FAILURE_PREFIX).unwrap_or(&item.key.sk).to_owned();
+        match item.parse::<LastFailure>() {
+            Ok(f) => {
+                out.insert(key, f);
+            }
+            Err(e) => tracing::warn!(error = %e, "unreadable job failure record"),
+        }
+    }
+    Ok(out)
+}
+
 #[derive(OpenApi)]
 #[openapi(
-    paths(start, list, get),
+    paths(start, list, get, jobs),
     tags((name = "runs", description = "Collection runs: start one now, follow its progress, list past runs."))
 )]
 struct ApiDoc;

@@ -182,6 +182,70 @@ async fn a_member_starts_a_run_its_jobs_are_queued_and_a_second_run_waits_for_it
 }
 
 #[tokio::test]
+async fn a_runs_jobs_say_where_each_stands_and_why() {
+    // GIVEN a run of 12 jobs: one collected, one failed for good, one skipped, one retrying.
+    let e = env().await;
+    connect(&e, "123456789012", &["eu-west-1", "us-east-1"]).await;
+    let (_, run) = post_run(&e, Role::Member, None).await;
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    let mut jobs = drain(&e).await;
+    jobs.sort_by(|a, b| a.idempotency_key.cmp(&b.idempotency_key));
+    let counts = JobCounts { passed: 3, failed: 1, evidence: 1, ..JobCounts::default() };
+    let outcomes = [
+        (JobOutcome::Collected, "collected"),
+        (JobOutcome::Failed, "access_denied: not authorized to perform sts:AssumeRole"),
+        (JobOutcome::Skipped, "the integration is paused"),
+    ];
+    for (job, (outcome, note)) in jobs.iter().zip(outcomes) {
+        let marker = kushim_integrations::JobMarker::new(job, outcome, note, counts, Utc::now());
+        e.set.table.put(marker.item(&tenant(), &job.idempotency_key).unwrap(), None).await.unwrap();
+    }
+    kushim_lambda::deadletter::record_failure(e.set.table.as_ref(), &jobs[3], "Throttling: Rate exceeded", 2)
+        .await
+        .unwrap();
+    let get_jobs = |query: &'static [(&'static str, &'static str)]| {
+        let req = request("GET /v1/runs/{run_id}/jobs", &[("run_id", &run_id)], query, &who(Role::Viewer), None, None);
+        call(&e.state, req)
+    };
+
+    // WHEN a viewer lists the run's jobs
+    let (status, body, _) = get_jobs(&[]).await;
+
+    // THEN every planned slice is there, in key order, with its state and why.
+    assert_eq!(status, 200, "{body}");
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 12);
+    let states: Vec<&str> = items.iter().map(|i| i["state"].as_str().unwrap()).collect();
+    assert_eq!(states[..5], ["collected", "failed", "skipped", "retrying", "pending"]);
+    assert_eq!(states.iter().filter(|s| **s == "pending").count(), 8);
+    let slice = jobs[0].idempotency_key.splitn(3, '/').nth(2).unwrap();
+    assert_eq!(items[0]["slice"], slice);
+    assert_eq!(
+        items[0]["counts"],
+        json!({"passed": 3, "failed": 1, "inconclusive": 0, "not_applicable": 0, "evidence": 1})
+    );
+    assert!(items[1]["note"].as_str().unwrap().starts_with("access_denied"));
+    assert_eq!(
+        (items[3]["note"].as_str(), items[3]["attempts"].as_u64()),
+        (Some("Throttling: Rate exceeded"), Some(2))
+    );
+    assert!(items[3]["last_failed_at"].is_string() && items[0]["finished_at"].is_string());
+
+    // AND a filter keeps the states asked for; an unknown state is a 400.
+    let (_, some, _) = get_jobs(&[("state", "failed,retrying")]).await;
+    let kept: Vec<&str> = some["items"].as_array().unwrap().iter().map(|i| i["state"].as_str().unwrap()).collect();
+    assert_eq!(kept, ["failed", "retrying"]);
+    assert_eq!(get_jobs(&[("state", "lost")]).await.0, 400);
+
+    // AND once the run timed out, what never finished reads unfinished.
+    Runs::new(e.set.table.clone()).time_out_stale(Utc::now() + chrono::Duration::hours(3)).await.unwrap();
+    let (_, after, _) = get_jobs(&[("state", "unfinished")]).await;
+    assert_eq!(after["items"].as_array().unwrap().len(), 8);
+    let req = request("GET /v1/runs/{run_id}/jobs", &[("run_id", "nope")], &[], &who(Role::Viewer), None, None);
+    assert_eq!(call(&e.state, req).await.0, 404);
+}
+
+#[tokio::test]
 async fn refusals_name_their_reason() {
     let e = env().await;
     // Nothing connected yet.

@@ -45,8 +45,11 @@ pub const RUN_PREFIX: &str = "RUN#";
 
 /// The record that a job (identified by its idempotency key) was processed.
 pub fn job_done(tenant: &TenantId, idempotency_key: &str) -> Key {
-    Key::new(tenant_pk(tenant), format!("JOB#{idempotency_key}"))
+    Key::new(tenant_pk(tenant), format!("{JOB_DONE_PREFIX}{idempotency_key}"))
 }
+
+/// Prefix of finished-job records; `JOB#<run>/` lists one run's (idempotency keys start with the run).
+pub const JOB_DONE_PREFIX: &str = "JOB#";
 
 /// The lock a connector holds on a job while working on it (expires with its lease).
 pub fn job_lock(tenant: &TenantId, idempotency_key: &str) -> Key {
@@ -55,8 +58,11 @@ pub fn job_lock(tenant: &TenantId, idempotency_key: &str) -> Key {
 
 /// The last failure of a job (by idempotency key): what the DLQ listing shows beside a dead job.
 pub fn job_failure(tenant: &TenantId, idempotency_key: &str) -> Key {
-    Key::new(tenant_pk(tenant), format!("JOBFAIL#{idempotency_key}"))
+    Key::new(tenant_pk(tenant), format!("{JOB_FAILURE_PREFIX}{idempotency_key}"))
 }
+
+/// Prefix of job failure records; `JOBFAIL#<run>/` lists one run's.
+pub const JOB_FAILURE_PREFIX: &str = "JOBFAIL#";
 
 /// A job that a worker refused as permanently invalid, for operators to inspect.
 pub fn job_rejected(tenant: &TenantId, job: &JobId) -> Key {

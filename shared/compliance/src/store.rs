@@ -17,7 +17,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kushim_adapters::keys;
-use kushim_adapters::table::{Item, MAX_QUERY_LIMIT, Query, Table};
+use kushim_adapters::table::{Item, Query, Table};
 use kushim_checks::{CheckResult, Status};
 use kushim_domain::TenantId;
 use kushim_engine::{ControlEvaluation, ControlStatus, DailyStatus, Exception, ExceptionScope, ManualEvidence};
@@ -31,16 +31,7 @@ pub const MAX_REASONS: usize = 20;
 
 /// Reads every item a query matches, page by page.
 pub(crate) async fn query_all(table: &dyn Table, query: Query) -> Result<Vec<Item>> {
-    let mut items = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = table.query(query.clone().limit(MAX_QUERY_LIMIT).after(cursor)).await?;
-        items.extend(page.items);
-        match page.cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(items),
-        }
-    }
+    Ok(kushim_adapters::table::query_all(table, query).await?)
 }
 
 /// The built-in checks supporting each control.

@@ -22,7 +22,9 @@ use crate::findings::{FindingOrigin, finding_events};
 use kushim_domain::{IntegrationId, Job, JobKind, TenantId};
 use kushim_evidence::{Checkpoints, EvidenceStore, NewEvidence, Source};
 use kushim_integrations::health::sanitize_error;
-use kushim_integrations::{Admission, Breaker, Integration, IntegrationStatus, IntegrationStore, JobCounts, Run, Runs};
+use kushim_integrations::{
+    Admission, Breaker, Integration, IntegrationStatus, IntegrationStore, JobCounts, JobMarker, JobOutcome, Run, Runs,
+};
 use kushim_lambda::sqs::{MessageError, drive_batch};
 use kushim_rules::CompiledRule;
 use serde_json::json;
@@ -221,12 +223,12 @@ impl Worker {
             Ok(i) => i,
             Err(kushim_integrations::Error::NotFound) => {
                 let counts = JobCounts { errored: 1, ..JobCounts::default() };
-                return self.finish(job, counts, "the integration was deleted", now).await;
+                return self.finish(job, JobOutcome::Skipped, counts, "the integration was deleted", now).await;
             }
             Err(e) => return storage(e),
         };
         if integration.status == IntegrationStatus::Paused {
-            return self.finish(job, JobCounts::default(), "the integration is paused", now).await;
+            return self.finish(job, JobOutcome::Skipped, JobCounts::default(), "the integration is paused", now).await;
         }
         match self.breaker.admit(tenant, integration_id, now).await {
             Ok(Admission::Deferred { until }) => return Outcome::Deferred { until },
@@ -237,7 +239,9 @@ impl Worker {
             Ok(s) => s,
             Err(_) => {
                 let counts = JobCounts { errored: 1, ..JobCounts::default() };
-                return self.finish(job, counts, &format!("the job's slice {slice:?} is not valid"), now).await;
+                return self
+                    .finish(job, JobOutcome::Failed, counts, &format!("the job's slice {slice:?} is not valid"), now)
+                    .await;
             }
         };
         match self.collector.collect(&integration, slice).await {
@@ -261,7 +265,7 @@ impl Worker {
                 }
                 self.health_failure(tenant, integration_id, &reason, now).await;
                 let counts = JobCounts { inconclusive: results.len() as u64, errored: 1, ..JobCounts::default() };
-                match self.finish(job, counts, &reason, now).await {
+                match self.finish(job, JobOutcome::Failed, counts, &reason, now).await {
                     Outcome::Done { .. } => Outcome::Failed { reason },
                     other => other,
                 }
@@ -361,7 +365,7 @@ impl Worker {
                 Status::NotApplicable => counts.not_applicable += 1,
             }
         }
-        self.finish(job, counts, "collected", now).await
+        self.finish(job, JobOutcome::Collected, counts, "collected", now).await
     }
 
     /// An empty observation of the job's scope (`<integration>/<slice>`), as of `now`.
@@ -395,7 +399,14 @@ impl Worker {
     }
 
     /// Counts the job in its run (once), marks it done and releases its lock.
-    async fn finish(&self, job: &Job, counts: JobCounts, note: &str, now: DateTime<Utc>) -> Outcome {
+    async fn finish(
+        &self,
+        job: &Job,
+        outcome: JobOutcome,
+        counts: JobCounts,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> Outcome {
         let tenant = &job.tenant_id;
         let mut run_completed = false;
         match self.runs.job_finished(tenant, &job.run_id, &job.idempotency_key, counts, now).await {
@@ -411,13 +422,10 @@ impl Worker {
             }
             Err(e) => return storage(e),
         }
-        let done = Item::new(keys::job_done(tenant, &job.idempotency_key))
-            .with("job_id", job.job_id.as_str())
-            .with("run_id", job.run_id.as_str())
-            .with("note", note.chars().take(300).collect::<String>())
-            .with("finished_at", now.timestamp())
-            .with("counts", serde_json::to_value(counts).unwrap_or_default())
-            .expiring_at(now.timestamp() + 30 * 86_400);
+        let done = match JobMarker::new(job, outcome, note, counts, now).item(tenant, &job.idempotency_key) {
+            Ok(item) => item,
+            Err(e) => return storage(e),
+        };
         if let Err(e) = self.table.put(done, None).await {
             return storage(e);
         }

@@ -16,6 +16,7 @@
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod jobs;
 pub mod model;
 pub mod planner;
 pub mod runs;
@@ -25,6 +26,7 @@ pub mod tester;
 
 pub use error::{Error, Result};
 pub use health::{Admission, Breaker, BreakerConfig, BreakerState, Health, HealthState, HealthTransition};
+pub use jobs::{JobMarker, JobOutcome, finished_jobs};
 pub use model::{Credentials, Integration, IntegrationKind, IntegrationSettings, IntegrationStatus};
 pub use planner::{AwsSlicer, JobQueues, PlanReport, PlannedRun, Planner, RunOptions, Slicer, enqueue, plan_run};
 pub use runs::{JobCounts, JobFinished, LockPolicy, Run, RunCounters, RunStatus, Runs, Trigger};

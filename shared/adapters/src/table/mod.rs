@@ -461,6 +461,21 @@ pub enum BatchOp {
     Delete(Key),
 }
 
+/// Every item a query matches, read page by page at the largest page size (for lists known to be
+/// bounded, such as one run's jobs; stream page by page where they are not).
+pub async fn query_all(table: &dyn Table, query: Query) -> Result<Vec<Item>> {
+    let mut items = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = table.query(query.clone().limit(MAX_QUERY_LIMIT).after(cursor)).await?;
+        items.extend(page.items);
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
+
 /// The Table port.
 #[async_trait]
 pub trait Table: Send + Sync + 'static {
