@@ -122,14 +122,15 @@ async fn exports_flow(aws: bool) {
     assert!(paths.contains(&package::evidence_file_path(&digest).as_str()));
     assert_eq!(manifest.about["framework"], "soc2");
 
-    // Exported again: asking for it is itself audited, and audit events are anchored in the same
-    // ledger, so the new package ends at a later signed head (byte-identical packages from unchanged
-    // state are covered by kushim-exports' own tests), with the same evidence, and verifies too.
+    // Exported again: the new package ends at the same or a later signed head (the request's own
+    // audit event joins the ledger, but it may land after the build started; byte-identical packages
+    // from unchanged state are covered by kushim-exports' own tests), with the same evidence, and
+    // verifies too.
     let again = api.call("POST", "/v1/exports", &owner_t, Some(window.clone()), None).await;
     assert_eq!(again.status, 202, "{}", again.text);
     let again_id = again.body["id"].as_str().unwrap().to_owned();
     let again = wait_ready(&api, &owner_t, &again_id).await;
-    assert!(again["checkpoint_seq"].as_u64() > ready["checkpoint_seq"].as_u64(), "{again}");
+    assert!(again["checkpoint_seq"].as_u64() >= ready["checkpoint_seq"].as_u64(), "{again}");
     assert_eq!(again["evidence_count"], ready["evidence_count"]);
     assert!(package::verify_package(&download(&api, &owner_t, &again_id).await).is_ok());
 

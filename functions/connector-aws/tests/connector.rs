@@ -124,16 +124,21 @@ fn password_policy(slice: &str) -> Vec<Collected> {
     vec![Collected { evidence, context, api_calls: vec!["iam:GetAccountPasswordPolicy".into()] }]
 }
 
+/// The scope the test collectors claim: the account's password policy.
+fn account_scope() -> SliceScope {
+    SliceScope {
+        evidence_kinds: vec!["aws.iam.password_policy"],
+        scope: Scope::Aws { account_id: ACCOUNT.into(), region: None },
+    }
+}
+
 #[async_trait]
 impl Collector for Scripted {
     fn connector(&self) -> &'static str {
         "aws"
     }
     fn scope(&self, _i: &Integration, _slice: &str) -> Result<SliceScope, CollectFailure> {
-        Ok(SliceScope {
-            evidence_kinds: vec!["aws.iam.password_policy"],
-            scope: Scope::Aws { account_id: ACCOUNT.into(), region: None },
-        })
+        Ok(account_scope())
     }
     async fn collect(&self, _i: &Integration, slice: &str) -> Result<Vec<Collected>, CollectFailure> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
@@ -528,4 +533,40 @@ async fn given_a_run_that_no_longer_plans_a_slice_then_its_results_are_retired_w
         .collect();
     assert_eq!(gone.len(), 4, "the four failing password-policy checks: {gone:?}");
     assert!(gone.iter().all(|d| d["reason"].as_str().unwrap().contains("no longer covers")), "{gone:?}");
+}
+
+/// A collector whose provider never answers in time.
+struct Hanging;
+
+#[async_trait]
+impl Collector for Hanging {
+    fn connector(&self) -> &'static str {
+        "aws"
+    }
+    fn scope(&self, _i: &Integration, _slice: &str) -> Result<SliceScope, CollectFailure> {
+        Ok(account_scope())
+    }
+    async fn collect(&self, _i: &Integration, _slice: &str) -> Result<Vec<Collected>, CollectFailure> {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok(Vec::new())
+    }
+}
+
+#[tokio::test]
+async fn given_a_provider_slower_than_the_deadline_then_the_job_backs_off_instead_of_being_killed() {
+    let env = env();
+    let integration = env.connect(ACCOUNT, ROLE).await;
+    known_regions(&env, &integration).await;
+    let worker = env.worker(Arc::new(Hanging)).with_collect_deadline(Duration::from_millis(50));
+    let (run, jobs) = env.run(&integration, &two_slices()).await;
+    match worker.process(&jobs[0], 1, Utc::now()).await {
+        Outcome::Retry { message, after } => {
+            assert!(message.contains("did not finish within"), "{message}");
+            assert!(after >= Duration::from_secs(10), "{after:?}");
+        }
+        other => panic!("expected a retry, got {other:?}"),
+    }
+    // The lock was released, so the next delivery may try at once; the run still waits for it.
+    assert!(matches!(worker.process(&jobs[0], 2, Utc::now()).await, Outcome::Retry { .. }));
+    assert_eq!(env.run_state(&run).await.counters.finished, 0);
 }

@@ -3,16 +3,19 @@
 //! envelope, refuses unreadable ones (they stay in the queue and reach the DLQ), and:
 //! - builds auditor packages (`export` jobs) through [`kushim_exports::Exports::build`], which is
 //!   idempotent; a build that cannot succeed marks the export failed with its reason, and one that
-//!   keeps failing for a transient cause is marked failed on its last receive before the message
-//!   rests in the DLQ;
+//!   keeps failing for a transient cause is retried after an exponential backoff (the message's
+//!   visibility is shortened to it: the queue's own visibility timeout outlasts a 15-minute build)
+//!   and marked failed on its last receive before the message rests in the DLQ;
 //! - records other jobs exactly once under their idempotency key, acknowledging redeliveries
 //!   without redoing work (collection jobs have their own connector queues).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use kushim_adapters::AdapterError;
 use kushim_adapters::keys;
+use kushim_adapters::queue::Queue;
 use kushim_adapters::table::{Condition, Item, Table};
 use kushim_domain::{Job, JobKind};
 use kushim_exports::Exports;
@@ -31,14 +34,29 @@ pub const MAX_RECEIVES: u32 = 5;
 pub struct State {
     table: Arc<dyn Table>,
     exports: Exports,
+    /// The jobs queue (its URL, and the port), to set a failed build's retry backoff; without it
+    /// the queue's visibility timeout applies.
+    queue: Option<(String, Arc<dyn Queue>)>,
 }
 
 impl State {
     /// Picks the ports this function uses.
-    pub fn new(_config: &Config, backends: &Backends) -> Result<Self, ConfigError> {
+    pub fn new(config: &Config, backends: &Backends) -> Result<Self, ConfigError> {
         let table = backends.table()?;
-        Ok(Self { exports: Exports::new(table.clone(), backends.blobs()?, backends.secrets()?), table })
+        let queue = config.jobs_queue.clone().zip(backends.queue().ok());
+        Ok(Self { exports: Exports::new(table.clone(), backends.blobs()?, backends.secrets()?), table, queue })
     }
+
+    /// Uses `queue` (at `url`) for retry backoffs (builder style).
+    pub fn with_queue(mut self, url: &str, queue: Arc<dyn Queue>) -> Self {
+        self.queue = Some((url.to_owned(), queue));
+        self
+    }
+}
+
+/// How long a failed build waits before its next attempt: 30 s, doubling per receive, at most 15 min.
+pub fn backoff(receive_count: u32) -> Duration {
+    Duration::from_secs((30u64 << receive_count.saturating_sub(1).min(5)).min(900))
 }
 
 /// What happened to one job.
@@ -107,6 +125,13 @@ async fn handle_message(state: &State, msg: SqsMessage) -> Result<(), MessageErr
     if let JobKind::Export { export_id } = &job.kind {
         let receives = msg.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
         let outcome = build_export(state, &job, export_id, receives).await;
+        if let (Err(MessageError::Retryable(_)), Some((url, queue)), Some(receipt)) =
+            (&outcome, &state.queue, msg.receipt_handle.as_deref())
+            && receives < MAX_RECEIVES
+            && let Err(e) = queue.change_visibility(url, receipt, backoff(receives)).await
+        {
+            tracing::warn!(error = %e, "could not set the retry backoff; the queue's visibility timeout applies");
+        }
         if let Err(MessageError::Retryable(why)) = &outcome {
             // What `kushim dlq list` shows if this was the last attempt.
             if let Err(e) = kushim_lambda::deadletter::record_failure(state.table.as_ref(), &job, why, receives).await {
@@ -173,5 +198,155 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(page.items.len(), 1);
+    }
+
+    #[test]
+    fn the_backoff_doubles_from_30_seconds_up_to_15_minutes() {
+        let waits: Vec<u64> = (1..=8).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 900, 900, 900]);
+    }
+
+    /// A blob store that is unavailable: every export build fails for a transient cause.
+    struct Unavailable;
+
+    #[async_trait::async_trait]
+    impl kushim_adapters::blob::BlobStore for Unavailable {
+        async fn put(
+            &self,
+            _: &str,
+            _: bytes::Bytes,
+            _: kushim_adapters::blob::PutOptions,
+        ) -> kushim_adapters::Result<kushim_adapters::blob::BlobMeta> {
+            Err(AdapterError::Unavailable("S3 is away".into()))
+        }
+        async fn get(&self, _: &str, _: Option<&str>) -> kushim_adapters::Result<kushim_adapters::blob::Blob> {
+            Err(AdapterError::Unavailable("S3 is away".into()))
+        }
+        async fn head(&self, _: &str, _: Option<&str>) -> kushim_adapters::Result<kushim_adapters::blob::BlobMeta> {
+            Err(AdapterError::Unavailable("S3 is away".into()))
+        }
+        async fn delete(&self, _: &str, _: Option<&str>) -> kushim_adapters::Result<()> {
+            Err(AdapterError::Unavailable("S3 is away".into()))
+        }
+        async fn list(
+            &self,
+            _: &str,
+            _: Option<String>,
+            _: u32,
+        ) -> kushim_adapters::Result<kushim_adapters::blob::KeyPage> {
+            Err(AdapterError::Unavailable("S3 is away".into()))
+        }
+        async fn presign_get(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            _: Duration,
+        ) -> kushim_adapters::Result<kushim_adapters::blob::PresignedRequest> {
+            Err(AdapterError::Unavailable("S3 is away".into()))
+        }
+        async fn presign_put(
+            &self,
+            _: &str,
+            _: kushim_domain::Sha256Digest,
+            _: &str,
+            _: Duration,
+        ) -> kushim_adapters::Result<kushim_adapters::blob::PresignedRequest> {
+            Err(AdapterError::Unavailable("S3 is away".into()))
+        }
+        async fn probe(&self) -> kushim_adapters::Result<()> {
+            Err(AdapterError::Unavailable("S3 is away".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn given_a_build_failing_for_a_transient_cause_then_it_is_retried_after_a_short_backoff() {
+        use kushim_adapters::queue::OutgoingMessage;
+        use kushim_adapters::queue::embedded::QueueConfig;
+        // GIVEN an export whose build cannot store its package, queued with a 90-minute visibility.
+        let dir = tempfile::tempdir().unwrap();
+        let set = EmbeddedSet::open(dir.path()).unwrap();
+        set.queue.create_queue(QueueConfig::new("JobsQueue")).await.unwrap();
+        let mut backends = set.backends();
+        backends.blobs = Some(Arc::new(Unavailable));
+        let config = Config::from_lookup([("JOBS_QUEUE_URL".to_owned(), "JobsQueue".to_owned())]).unwrap();
+        let recorder = Arc::new(Recorder { inner: set.queue.clone(), visibility: Default::default() });
+        let state = State::new(&config, &backends).unwrap().with_queue("JobsQueue", recorder.clone());
+        let tenant = kushim_domain::TenantId::new("acme").unwrap();
+        let now = chrono::Utc::now();
+        let request = serde_json::from_value(serde_json::json!({
+            "framework": "soc2",
+            "from": (now - chrono::Duration::days(30)).date_naive(),
+            "to": now.date_naive(),
+        }))
+        .unwrap();
+        let export = state.exports.create(&tenant, request, "u1", now).await.unwrap();
+        let job = Job {
+            job_id: kushim_domain::JobId::new("j1").unwrap(),
+            tenant_id: tenant.clone(),
+            run_id: kushim_domain::RunId::new(export.id.clone()).unwrap(),
+            idempotency_key: format!("export/{}", export.id),
+            kind: JobKind::Export { export_id: export.id.clone() },
+        };
+        let body = serde_json::to_string(&job).unwrap();
+        set.queue.send_batch("JobsQueue", vec![OutgoingMessage::new(body)]).await.unwrap();
+        let long = Duration::from_secs(5400);
+        let received = set.queue.receive("JobsQueue", 1, Duration::ZERO, Some(long)).await.unwrap();
+
+        // WHEN the worker tries to build it
+        let mut msg = SqsMessage::default();
+        msg.message_id = Some(received[0].message_id.clone());
+        msg.receipt_handle = Some(received[0].receipt_handle.clone());
+        msg.body = Some(received[0].body.clone());
+        msg.attributes.insert("ApproximateReceiveCount".into(), "1".into());
+        let outcome = handle_message(&state, msg).await;
+
+        // THEN the message fails, its failure is recorded, and its visibility is cut to the first
+        // backoff (30 s) instead of the queue's 90 minutes.
+        assert!(matches!(outcome, Err(MessageError::Retryable(_))), "{outcome:?}");
+        let failure = state.table.get(&keys::job_failure(&tenant, &job.idempotency_key)).await.unwrap();
+        assert!(failure.is_some_and(|f| f.attrs["last_error"].as_str().unwrap().contains("S3 is away")));
+        assert_eq!(*recorder.visibility.lock().unwrap(), vec![Duration::from_secs(30)]);
+        assert_eq!(set.queue.receive("JobsQueue", 1, Duration::ZERO, None).await.unwrap().len(), 0, "not yet");
+    }
+
+    /// The embedded queue, remembering the visibility changes asked of it.
+    struct Recorder {
+        inner: Arc<dyn Queue>,
+        visibility: std::sync::Mutex<Vec<Duration>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Queue for Recorder {
+        async fn send_batch(
+            &self,
+            queue: &str,
+            messages: Vec<kushim_adapters::queue::OutgoingMessage>,
+        ) -> kushim_adapters::Result<Vec<kushim_adapters::queue::SendOutcome>> {
+            self.inner.send_batch(queue, messages).await
+        }
+        async fn receive(
+            &self,
+            queue: &str,
+            max: usize,
+            wait: Duration,
+            visibility: Option<Duration>,
+        ) -> kushim_adapters::Result<Vec<kushim_adapters::queue::ReceivedMessage>> {
+            self.inner.receive(queue, max, wait, visibility).await
+        }
+        async fn delete(&self, queue: &str, receipt_handle: &str) -> kushim_adapters::Result<()> {
+            self.inner.delete(queue, receipt_handle).await
+        }
+        async fn change_visibility(
+            &self,
+            queue: &str,
+            receipt: &str,
+            timeout: Duration,
+        ) -> kushim_adapters::Result<()> {
+            self.visibility.lock().unwrap().push(timeout);
+            self.inner.change_visibility(queue, receipt, timeout).await
+        }
+        async fn counts(&self, queue: &str) -> kushim_adapters::Result<kushim_adapters::queue::QueueCounts> {
+            self.inner.counts(queue).await
+        }
     }
 }

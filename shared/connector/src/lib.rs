@@ -33,5 +33,6 @@ pub use findings::{
     FINDING_FAILED, FINDING_RESOLVED, FINDINGS_SOURCE, FindingOrigin, GONE, finding_events, retire_integration,
 };
 pub use worker::{
-    CollectFailure, Collected, Collector, LOCK_LEASE, Outcome, SliceScope, Worker, backoff_for, handle_batch,
+    COLLECT_DEADLINE, CollectFailure, Collected, Collector, LOCK_LEASE, Outcome, SliceScope, Worker, backoff_for,
+    handle_batch,
 };

@@ -29,9 +29,13 @@ use kushim_lambda::sqs::{MessageError, drive_batch};
 use kushim_rules::CompiledRule;
 use serde_json::json;
 
-/// How long a job's lock lasts: longer than a connector function's timeout (30 s), far shorter
-/// than the queue's visibility timeout (180 s), so a crashed delivery's retry can take over.
-pub const LOCK_LEASE: Duration = Duration::from_secs(45);
+/// How long a job's lock lasts: longer than a connector function's timeout (300 s), far shorter
+/// than the queue's visibility timeout (1,800 s), so a crashed delivery's retry can take over.
+pub const LOCK_LEASE: Duration = Duration::from_secs(330);
+/// How long one collection may take: inside the function's timeout (300 s) with room to record
+/// the outcome, so a provider too slow to answer is a transient failure with a reason and a
+/// backoff rather than the function being killed mid-job.
+pub const COLLECT_DEADLINE: Duration = Duration::from_secs(270);
 /// How long collected evidence counts as fresh (collection is daily).
 const FRESHNESS: chrono::Duration = chrono::Duration::hours(48);
 /// Why a finding resolved because its resource is no longer observed.
@@ -146,6 +150,7 @@ pub struct Worker {
     runs: Runs,
     checkpoints: Checkpoints,
     collector: Arc<dyn Collector>,
+    deadline: Duration,
 }
 
 fn storage(e: impl std::fmt::Display) -> Outcome {
@@ -171,7 +176,14 @@ impl Worker {
             table,
             bus,
             collector,
+            deadline: COLLECT_DEADLINE,
         }
+    }
+
+    /// Bounds each collection by `deadline` instead of [`COLLECT_DEADLINE`] (builder style).
+    pub fn with_collect_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
     }
 
     /// The integration store (connectors refresh cached facts through it).
@@ -244,7 +256,12 @@ impl Worker {
                     .await;
             }
         };
-        match self.collector.collect(&integration, slice).await {
+        let collected = tokio::time::timeout(self.deadline, self.collector.collect(&integration, slice)).await;
+        let collected = collected.unwrap_or_else(|_| {
+            let message = format!("the collection did not finish within {} s", self.deadline.as_secs());
+            Err(CollectFailure::Transient { message, retry_after: None })
+        });
+        match collected {
             Ok(collected) => self.collected(job, &integration, collected, now).await,
             Err(CollectFailure::Transient { message, retry_after }) => {
                 let message = sanitize_error(&message);

@@ -143,7 +143,8 @@ impl Exports {
         // Every export signs the ledger head it ships.
         let checkpoint = self.checkpoints.checkpoint(tenant, now).await?;
         let gathered = gather::gather(self, tenant, &record, checkpoint).await?;
-        let zip = build_package(&gathered.contents)?;
+        // One copy of the package in memory: `Bytes` is shared, not copied, by the put below.
+        let zip = Bytes::from(build_package(&gathered.contents)?);
         let report = verify_package(&zip);
         if let Some(bad) = report.first_bad {
             return Err(ExportError::Unverified(bad.to_string()));
@@ -153,7 +154,7 @@ impl Exports {
         let key = package_key(tenant, &hex);
         let options =
             PutOptions { content_type: "application/zip".into(), sha256: digest, retention: None, if_absent: true };
-        let meta = match self.blobs.put(&key, Bytes::from(zip.clone()), options).await {
+        let meta = match self.blobs.put(&key, zip.clone(), options).await {
             Ok(meta) => meta,
             Err(AdapterError::ConditionFailed) => self.blobs.head(&key, None).await?,
             Err(e) => return Err(e.into()),

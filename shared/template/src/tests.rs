@@ -105,9 +105,13 @@ fn aws_jobs_queue_matches_the_jobs_queue_and_its_producers_are_told_its_url() {
     let template = bundled();
     let (jobs, aws) = (template.queue("JobsQueue").unwrap(), template.queue("AwsJobsQueue").expect("AwsJobsQueue"));
     assert_eq!(
-        (aws.visibility_timeout_seconds, aws.message_retention_seconds, aws.max_receive_count),
-        (jobs.visibility_timeout_seconds, jobs.message_retention_seconds, jobs.max_receive_count)
+        (aws.message_retention_seconds, aws.max_receive_count),
+        (jobs.message_retention_seconds, jobs.max_receive_count)
     );
+    // Each queue outlasts six times its own consumer's timeout (exports run far longer than collections).
+    let connector = template.function_by_binary("connector-aws").unwrap();
+    assert!(aws.visibility_timeout_seconds >= 6 * connector.timeout_seconds);
+    assert!(aws.visibility_timeout_seconds < jobs.visibility_timeout_seconds);
     let dlq = template.queue(aws.dead_letter_queue.as_deref().expect("AwsJobsQueue has a DLQ")).unwrap();
     assert_eq!((dlq.logical_id.as_str(), dlq.message_retention_seconds), ("AwsJobsDeadLetterQueue", 14 * 24 * 3600));
     for binary in ["planner", "api-runs"] {
