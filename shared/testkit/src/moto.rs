@@ -58,9 +58,16 @@ pub async fn moto() -> &'static Moto {
     .await
 }
 
+/// The emulator to start: `KUSHIM_MOTO_SERVER`, else the repository's `infra/dev/moto-server`
+/// (moto with DynamoDB requests serialised, as DynamoDB's transactions are), found from the
+/// directory the tests run in, else plain `moto_server` from the venv or PATH.
 fn find_moto_server() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("KUSHIM_MOTO_SERVER") {
         return Some(PathBuf::from(p));
+    }
+    let cwd = std::env::current_dir().ok()?;
+    if let Some(script) = cwd.ancestors().map(|d| d.join("infra/dev/moto-server")).find(|p| p.exists()) {
+        return Some(script);
     }
     let cache = std::env::var("KUSHIM_CACHE_DIR")
         .map(PathBuf::from)
