@@ -38,6 +38,9 @@ use crate::{Error, Result, events};
 pub const MAX_SLICE_LEN: usize = 256;
 /// Attempts per batch before [`enqueue`] gives up on refused entries.
 pub const ENQUEUE_ATTEMPTS: u32 = 8;
+/// How long a pass keeps starting tenants: half the planner function's 120 s timeout, leaving the
+/// rest for sending the jobs already planned.
+pub const PASS_BUDGET: Duration = Duration::from_secs(60);
 /// Due schedules one planner invocation reads at most (the rest stay due for the next one).
 pub const MAX_DUE_PER_INVOCATION: usize = 200_000;
 /// Tenants planned concurrently.
@@ -315,6 +318,8 @@ pub struct PlanReport {
     pub failed_tenants: usize,
     /// Runs timed out.
     pub runs_timed_out: usize,
+    /// Tenants left due for the next pass because this one ran out of time.
+    pub deferred_tenants: usize,
 }
 
 /// A run started on demand.
@@ -342,12 +347,19 @@ pub struct Planner {
     slicer: Arc<dyn Slicer>,
     options: RunOptions,
     bus: Option<Arc<dyn EventBus>>,
+    budget: Duration,
 }
 
 impl Planner {
     /// A planner on these ports.
     pub fn new(table: Arc<dyn Table>, queue: Arc<dyn Queue>, queues: JobQueues, slicer: Arc<dyn Slicer>) -> Self {
-        Self { table, queue, queues, slicer, options: RunOptions::default(), bus: None }
+        Self { table, queue, queues, slicer, options: RunOptions::default(), bus: None, budget: PASS_BUDGET }
+    }
+
+    /// Stops starting tenants after `budget` in a pass instead of [`PASS_BUDGET`] (builder style).
+    pub fn with_budget(mut self, budget: Duration) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Uses other run settings (builder style).
@@ -482,13 +494,20 @@ impl Planner {
 
         let mut pending: BTreeMap<String, Vec<Job>> = BTreeMap::new();
         let mut first_error = None;
+        // A tenant is only started within the budget, so the pass can send every job it planned
+        // before the function times out; the rest stay due for the next pass.
+        let started = std::time::Instant::now();
+        let budget = self.budget;
+        let mut planned_tenants = 0;
         let mut plans = futures::stream::iter(due)
+            .take_while(move |_| std::future::ready(started.elapsed() < budget))
             .map(|(tenant, list)| async move {
                 let r = self.plan_tenant(&tenant, list, now).await;
                 (tenant, r)
             })
             .buffer_unordered(TENANT_CONCURRENCY);
         while let Some((tenant, outcome)) = plans.next().await {
+            planned_tenants += 1;
             match outcome {
                 Ok(plan) => {
                     report.runs_created += usize::from(plan.run_created);
@@ -522,6 +541,10 @@ impl Planner {
             }
         }
         drop(plans);
+        report.deferred_tenants = report.tenants - planned_tenants;
+        if report.deferred_tenants > 0 {
+            tracing::warn!(deferred = report.deferred_tenants, "the pass ran out of time; the rest stay due");
+        }
         for (queue, jobs) in pending {
             if jobs.is_empty() {
                 continue;

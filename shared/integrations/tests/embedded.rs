@@ -515,3 +515,27 @@ async fn an_on_demand_run_whose_jobs_cannot_be_enqueued_is_closed_and_frees_its_
     let started = working.start_on_demand(&t, None, Utc::now()).await.unwrap();
     assert_eq!((started.run.counters.total, started.send_batch_calls), (1, 1));
 }
+
+#[tokio::test]
+async fn a_pass_out_of_time_leaves_the_remaining_tenants_due_for_the_next_one() {
+    // GIVEN three tenants due at 02:00
+    let e = env();
+    let connected_at = utc("2026-06-01T00:00:00Z");
+    for t in ["t1", "t2", "t3"] {
+        e.store.connect(&tenant(t), aws("a", "123456789012", None), connected_at).await.unwrap();
+    }
+    let qdir = tempfile::tempdir().unwrap();
+    let q = EmbeddedQueue::open(qdir.path()).unwrap();
+    q.create_queue(QueueConfig::new("AwsJobsQueue")).await.unwrap();
+    let queues = JobQueues { aws: Some("AwsJobsQueue".into()) };
+    let planner = Planner::new(e.table.clone(), Arc::new(q), queues, Arc::new(discovery_only()));
+    let now = utc("2026-06-01T02:01:00Z");
+
+    // WHEN a pass has no time left to start a tenant
+    let report = planner.clone().with_budget(Duration::ZERO).run_once(now).await.unwrap();
+
+    // THEN nothing is planned and every schedule stays due; the next pass plans them all
+    assert_eq!((report.tenants, report.deferred_tenants, report.runs_created), (3, 3, 0));
+    let report = planner.run_once(now).await.unwrap();
+    assert_eq!((report.due, report.deferred_tenants, report.runs_created, report.jobs_enqueued), (3, 0, 3, 3));
+}
