@@ -1,13 +1,11 @@
 //! The planner on the embedded adapters, with a queue that counts `SendMessageBatch` calls.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use kushim_adapters::queue::Queue;
 use kushim_adapters::queue::embedded::QueueConfig;
-use kushim_adapters::queue::{OutgoingMessage, Queue, QueueCounts, ReceivedMessage, SendOutcome};
 use kushim_domain::{Job, JobKind, TenantId};
 use kushim_integrations::model::{AwsAccount, AwsSettings, GithubSettings};
 use kushim_integrations::runs::{RunStatus, Trigger};
@@ -17,43 +15,12 @@ use kushim_integrations::{
     NewIntegration, Runs, Slicer,
 };
 use kushim_lambda::backends::EmbeddedSet;
+use kushim_testkit::RecordingQueue;
 use serde_json::json;
 
 use super::*;
 
 const QUEUE: &str = "AwsJobsQueue";
-
-/// Counts `SendMessageBatch` calls and passes them to the embedded queue.
-struct CountingQueue {
-    inner: Arc<dyn Queue>,
-    calls: AtomicUsize,
-}
-
-#[async_trait]
-impl Queue for CountingQueue {
-    async fn send_batch(&self, q: &str, m: Vec<OutgoingMessage>) -> kushim_adapters::Result<Vec<SendOutcome>> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.send_batch(q, m).await
-    }
-    async fn receive(
-        &self,
-        q: &str,
-        max: usize,
-        wait: Duration,
-        vis: Option<Duration>,
-    ) -> kushim_adapters::Result<Vec<ReceivedMessage>> {
-        self.inner.receive(q, max, wait, vis).await
-    }
-    async fn delete(&self, q: &str, h: &str) -> kushim_adapters::Result<()> {
-        self.inner.delete(q, h).await
-    }
-    async fn change_visibility(&self, q: &str, h: &str, t: Duration) -> kushim_adapters::Result<()> {
-        self.inner.change_visibility(q, h, t).await
-    }
-    async fn counts(&self, q: &str) -> kushim_adapters::Result<QueueCounts> {
-        self.inner.counts(q).await
-    }
-}
 
 /// Three slices per integration.
 struct ThreeSlices;
@@ -67,7 +34,7 @@ impl Slicer for ThreeSlices {
 struct Env {
     _dir: tempfile::TempDir,
     set: EmbeddedSet,
-    queue: Arc<CountingQueue>,
+    queue: Arc<RecordingQueue>,
     state: State,
     store: IntegrationStore,
 }
@@ -76,7 +43,7 @@ async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let set = EmbeddedSet::open(dir.path()).unwrap();
     set.queue.create_queue(QueueConfig::new(QUEUE)).await.unwrap();
-    let queue = Arc::new(CountingQueue { inner: set.queue.clone(), calls: AtomicUsize::new(0) });
+    let queue = Arc::new(RecordingQueue::new(set.queue.clone()));
     let mut backends = set.backends();
     backends.queue = Some(queue.clone());
     let config = Config::from_lookup([("AWS_JOBS_QUEUE_URL".to_owned(), QUEUE.to_owned())]).unwrap();
@@ -141,7 +108,7 @@ async fn three_tenants_two_due_integrations_each_make_three_runs_in_two_batches_
     // THEN one run per tenant holds its two integrations, 18 jobs went out in two calls
     assert_eq!((report.due, report.tenants, report.runs_created), (6, 3, 3), "{report:?}");
     assert_eq!((report.jobs_enqueued, report.send_batch_calls), (18, 2), "{report:?}");
-    assert_eq!(e.queue.calls.load(Ordering::SeqCst), 2, "one SendMessageBatch per ten jobs");
+    assert_eq!(e.queue.send_batch_calls(), 2, "one SendMessageBatch per ten jobs");
     let jobs = queued(&e).await;
     assert_eq!(jobs.len(), 18);
     for (tenant, integration) in &due {
@@ -175,7 +142,7 @@ async fn three_tenants_two_due_integrations_each_make_three_runs_in_two_batches_
     // AND a second pass in the same minute enqueues nothing
     let again = run_once(&e.state, utc("2026-06-01T02:01:40Z")).await.unwrap();
     assert_eq!((again.due, again.runs_created, again.jobs_enqueued, again.send_batch_calls), (0, 0, 0, 0));
-    assert_eq!(e.queue.calls.load(Ordering::SeqCst), 2);
+    assert_eq!(e.queue.send_batch_calls(), 2);
     // AND at 05:00 only the late integration is due
     let late = run_once(&e.state, utc("2026-06-01T05:00:00Z")).await.unwrap();
     assert_eq!((late.due, late.runs_created, late.jobs_enqueued), (1, 1, 3));

@@ -269,7 +269,7 @@ mod tests {
         let mut backends = set.backends();
         backends.blobs = Some(Arc::new(Unavailable));
         let config = Config::from_lookup([("JOBS_QUEUE_URL".to_owned(), "JobsQueue".to_owned())]).unwrap();
-        let recorder = Arc::new(Recorder { inner: set.queue.clone(), visibility: Default::default() });
+        let recorder = Arc::new(kushim_testkit::RecordingQueue::new(set.queue.clone()));
         let state = State::new(&config, &backends).unwrap().with_queue("JobsQueue", recorder.clone());
         let tenant = kushim_domain::TenantId::new("acme").unwrap();
         let now = chrono::Utc::now();
@@ -305,48 +305,7 @@ mod tests {
         assert!(matches!(outcome, Err(MessageError::Retryable(_))), "{outcome:?}");
         let failure = state.table.get(&keys::job_failure(&tenant, &job.idempotency_key)).await.unwrap();
         assert!(failure.is_some_and(|f| f.attrs["last_error"].as_str().unwrap().contains("S3 is away")));
-        assert_eq!(*recorder.visibility.lock().unwrap(), vec![Duration::from_secs(30)]);
+        assert_eq!(recorder.visibility_changes(), vec![Duration::from_secs(30)]);
         assert_eq!(set.queue.receive("JobsQueue", 1, Duration::ZERO, None).await.unwrap().len(), 0, "not yet");
-    }
-
-    /// The embedded queue, remembering the visibility changes asked of it.
-    struct Recorder {
-        inner: Arc<dyn Queue>,
-        visibility: std::sync::Mutex<Vec<Duration>>,
-    }
-
-    #[async_trait::async_trait]
-    impl Queue for Recorder {
-        async fn send_batch(
-            &self,
-            queue: &str,
-            messages: Vec<kushim_adapters::queue::OutgoingMessage>,
-        ) -> kushim_adapters::Result<Vec<kushim_adapters::queue::SendOutcome>> {
-            self.inner.send_batch(queue, messages).await
-        }
-        async fn receive(
-            &self,
-            queue: &str,
-            max: usize,
-            wait: Duration,
-            visibility: Option<Duration>,
-        ) -> kushim_adapters::Result<Vec<kushim_adapters::queue::ReceivedMessage>> {
-            self.inner.receive(queue, max, wait, visibility).await
-        }
-        async fn delete(&self, queue: &str, receipt_handle: &str) -> kushim_adapters::Result<()> {
-            self.inner.delete(queue, receipt_handle).await
-        }
-        async fn change_visibility(
-            &self,
-            queue: &str,
-            receipt: &str,
-            timeout: Duration,
-        ) -> kushim_adapters::Result<()> {
-            self.visibility.lock().unwrap().push(timeout);
-            self.inner.change_visibility(queue, receipt, timeout).await
-        }
-        async fn counts(&self, queue: &str) -> kushim_adapters::Result<kushim_adapters::queue::QueueCounts> {
-            self.inner.counts(queue).await
-        }
     }
 }

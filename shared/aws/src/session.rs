@@ -454,27 +454,9 @@ pub(crate) fn partition_of(region: &str) -> &'static str {
     }
 }
 
-/// The regions enabled by default in every account (launched before March 2019). Used only when
-/// `ec2:DescribeRegions` is refused, to tell a regional slice's opt-in status.
-pub(crate) const DEFAULT_REGIONS: &[&str] = &[
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-south-1",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ca-central-1",
-    "eu-central-1",
-    "eu-north-1",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "sa-east-1",
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-];
+/// The regions enabled by default in every account. Used only when `ec2:DescribeRegions` is
+/// refused, to tell a regional slice's opt-in status.
+pub(crate) use kushim_domain::aws::DEFAULT_REGIONS;
 
 #[cfg(test)]
 mod tests {

@@ -197,6 +197,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_planner_slices_exactly_what_the_connector_collects() {
+        // The planner cannot depend on this crate (it would pull the AWS SDK into every function
+        // that plans), so it keeps its own slice layout; this keeps the two the same.
+        let regions: Vec<String> = kushim_domain::aws::DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect();
+        let mut planned = kushim_integrations::planner::builtin_aws_slices("123456789012", &regions);
+        planned.sort();
+        assert_eq!(planned, slices("123456789012", &regions));
+        assert!(planned.iter().all(|s| parse_slice(s).is_ok()), "{planned:?}");
+    }
+
+    #[test]
     fn slices_cover_global_families_once_and_regional_ones_per_region_sorted() {
         // GIVEN an account with two enabled regions given out of order and once repeated
         let regions = vec!["us-east-1".to_owned(), "eu-west-1".to_owned(), "us-east-1".to_owned()];

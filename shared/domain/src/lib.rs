@@ -3,6 +3,7 @@
 //! in isolation. Adapters and functions depend on it, never the other way round.
 
 pub mod access;
+pub mod aws;
 pub mod error;
 pub mod hashing;
 pub mod ids;

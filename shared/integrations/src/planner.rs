@@ -65,25 +65,7 @@ pub struct AwsSlicer {
 }
 
 /// The regions AWS enables in every account (no opt-in needed).
-pub const DEFAULT_AWS_REGIONS: [&str; 17] = [
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-south-1",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ca-central-1",
-    "eu-central-1",
-    "eu-north-1",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "sa-east-1",
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-];
+pub use kushim_domain::aws::DEFAULT_REGIONS as DEFAULT_AWS_REGIONS;
 
 /// Global AWS service families (collected once per account).
 pub const AWS_GLOBAL_FAMILIES: [&str; 4] = ["regions", "iam", "s3", "cloudtrail"];

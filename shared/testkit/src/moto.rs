@@ -156,10 +156,9 @@ impl OwnMoto {
             let _ = child.wait();
         }
         let addr = self.endpoint.trim_start_matches("http://").to_owned();
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(&addr).await.is_err() {
-                return;
-            }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+            assert!(tokio::time::Instant::now() < deadline, "moto on {addr} still answers 5 s after being killed");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
